@@ -1,0 +1,45 @@
+package v1alpha1
+
+// Condition types of a GenesysGateway.
+const (
+	// ReadyCondition is True when the gateway is valid and, if deployed, all its runners
+	// are ready; it is always present.
+	ReadyCondition = "Ready"
+	// ReconcilingCondition is present, True, only while the operator is moving the gateway
+	// towards its spec (kstatus).
+	ReconcilingCondition = "Reconciling"
+	// StalledCondition is present, True, only while the gateway cannot make progress
+	// without a change to its spec (kstatus).
+	StalledCondition = "Stalled"
+	// CredentialsReadyCondition is True when every Secret and ConfigMap the gateway
+	// references exists with the keys it needs.
+	CredentialsReadyCondition = "CredentialsReady"
+	// RunnersAvailableCondition is True when every desired runner pod is ready; present
+	// only while the gateway is deployed.
+	RunnersAvailableCondition = "RunnersAvailable"
+	// GenesysReachableCondition is True when the runners' Chat API calls succeed; the
+	// runners set it.
+	GenesysReachableCondition = "GenesysReachable"
+)
+
+// Condition reasons of a GenesysGateway.
+const (
+	// NotDeployedReason: the configuration is valid and deploy is false.
+	NotDeployedReason = "NotDeployed"
+	// AvailableReason: every desired runner is ready.
+	AvailableReason = "Available"
+	// ProgressingReason: runners are being created, updated or are starting.
+	ProgressingReason = "Progressing"
+	// ReferencesResolvedReason: every referenced Secret and ConfigMap has what it needs.
+	ReferencesResolvedReason = "ReferencesResolved"
+	// SecretNotFoundReason: a referenced Secret does not exist.
+	SecretNotFoundReason = "SecretNotFound"
+	// SecretKeyMissingReason: a referenced Secret lacks a key it needs.
+	SecretKeyMissingReason = "SecretKeyMissing"
+	// ConfigMapNotFoundReason: a referenced ConfigMap does not exist.
+	ConfigMapNotFoundReason = "ConfigMapNotFound"
+	// InvalidConfigurationReason: the configuration cannot work until the spec changes.
+	InvalidConfigurationReason = "InvalidConfiguration"
+	// ReconciliationFailedReason: a call to the API server failed; it is retried.
+	ReconciliationFailedReason = "ReconciliationFailed"
+)

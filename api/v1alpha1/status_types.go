@@ -1,0 +1,189 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// GenesysGatewayStatus is the observed state of a gateway. The operator writes the
+// conditions and totals; each runner writes its own entry of runners under a field manager
+// of its own.
+type GenesysGatewayStatus struct {
+	// observedGeneration is the metadata.generation the operator last reconciled; -1 until
+	// it has reconciled the gateway once.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready always; Reconciling and Stalled only while true; CredentialsReady,
+	// RunnersAvailable and GenesysReachable describe the parts.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// desiredRunners is the number of runner pods the gateway asks for (0 unless deployed).
+	// +optional
+	DesiredRunners int32 `json:"desiredRunners,omitempty"`
+
+	// readyRunners is the number of runner pods ready to serve.
+	// +optional
+	ReadyRunners int32 `json:"readyRunners,omitempty"`
+
+	// escalationTokenSecretName is the Secret holding the escalation API's bearer token
+	// (key token): the one named by spec.runner.escalationTokenSecretRef or the one the
+	// operator generated.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	EscalationTokenSecretName string `json:"escalationTokenSecretName,omitempty"`
+
+	// ChatCounters are the gateway's totals: the sums of the runners' entries.
+	ChatCounters `json:",inline"`
+
+	// runners holds one entry per runner pod, written by that runner.
+	// +optional
+	// +listType=map
+	// +listMapKey=pod
+	// +kubebuilder:validation:MaxItems=20
+	Runners []RunnerStatus `json:"runners,omitempty"`
+}
+
+// ChatCounters counts agents and chats.
+type ChatCounters struct {
+	// agents registered.
+	// +optional
+	Agents int32 `json:"agents,omitempty"`
+
+	// capacity is the number of chats that can run at once.
+	// +optional
+	Capacity int32 `json:"capacity,omitempty"`
+
+	// activeChats are chats not yet ended (waiting or connected).
+	// +optional
+	ActiveChats int32 `json:"activeChats,omitempty"`
+
+	// waitingChats are chats waiting for an agent.
+	// +optional
+	WaitingChats int32 `json:"waitingChats,omitempty"`
+
+	// connectedChats are chats with an agent.
+	// +optional
+	ConnectedChats int32 `json:"connectedChats,omitempty"`
+
+	// endedChatsTotal counts chats ended, transferred back included, since the runners started.
+	// +optional
+	EndedChatsTotal int64 `json:"endedChatsTotal,omitempty"`
+
+	// failedChatsTotal counts chats failed since the runners started.
+	// +optional
+	FailedChatsTotal int64 `json:"failedChatsTotal,omitempty"`
+}
+
+// RunnerStatus is one runner pod's report.
+type RunnerStatus struct {
+	// pod is the runner pod's name (stable: the StatefulSet's ordinal name).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Pod string `json:"pod"`
+
+	// ChatCounters are this runner's counts.
+	ChatCounters `json:",inline"`
+
+	// lastPollTime is when a Refresh Chat call last succeeded.
+	// +optional
+	LastPollTime *metav1.Time `json:"lastPollTime,omitempty"`
+
+	// lastError is the runner's last Genesys error, without any credential.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	LastError string `json:"lastError,omitempty"`
+
+	// updateTime is when the runner last wrote this entry.
+	// +optional
+	UpdateTime *metav1.Time `json:"updateTime,omitempty"`
+
+	// chats are the runner's current and most recent chats, newest first.
+	// +optional
+	// +listType=map
+	// +listMapKey=id
+	// +kubebuilder:validation:MaxItems=20
+	Chats []ChatStatus `json:"chats,omitempty"`
+}
+
+// ChatState is where a chat is in its life.
+//
+// +kubebuilder:validation:Enum=Requesting;WaitingForAgent;Connected;Ended;Transferred;Failed
+type ChatState string
+
+// Chat states.
+const (
+	ChatRequesting      ChatState = "Requesting"
+	ChatWaitingForAgent ChatState = "WaitingForAgent"
+	ChatConnected       ChatState = "Connected"
+	ChatEnded           ChatState = "Ended"
+	ChatTransferred     ChatState = "Transferred"
+	ChatFailed          ChatState = "Failed"
+)
+
+// ChatEndReason says why a chat ended.
+//
+// +kubebuilder:validation:Enum=AgentClosed;UserClosed;GenesysError;EscalationTimeout;IdleTimeout
+type ChatEndReason string
+
+// Chat end reasons.
+const (
+	EndAgentClosed       ChatEndReason = "AgentClosed"
+	EndUserClosed        ChatEndReason = "UserClosed"
+	EndGenesysError      ChatEndReason = "GenesysError"
+	EndEscalationTimeout ChatEndReason = "EscalationTimeout"
+	EndIdleTimeout       ChatEndReason = "IdleTimeout"
+)
+
+// ChatStatus is one chat as a runner reports it. It never holds the Genesys secure key.
+type ChatStatus struct {
+	// id is the runner's id of the chat, as in the escalation API.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	ID string `json:"id"`
+
+	// conversationId is the bot's conversation id.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	ConversationID string `json:"conversationId,omitempty"`
+
+	// genesysChatId is the chat's id on Genesys.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	GenesysChatID string `json:"genesysChatId,omitempty"`
+
+	// state of the chat.
+	// +required
+	State ChatState `json:"state"`
+
+	// agent is the agent's display name, as shown to the end user.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Agent string `json:"agent,omitempty"`
+
+	// requestTime is when the chat was requested.
+	// +optional
+	RequestTime *metav1.Time `json:"requestTime,omitempty"`
+
+	// connectTime is when an agent joined.
+	// +optional
+	ConnectTime *metav1.Time `json:"connectTime,omitempty"`
+
+	// endTime is when the chat ended.
+	// +optional
+	EndTime *metav1.Time `json:"endTime,omitempty"`
+
+	// endReason says why it ended.
+	// +optional
+	EndReason ChatEndReason `json:"endReason,omitempty"`
+
+	// lastError is the chat's last error, without any credential.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	LastError string `json:"lastError,omitempty"`
+}

@@ -1,0 +1,33 @@
+package controllers
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+)
+
+// event records an event on the gateway. Notes never hold a credential.
+func (r *GatewayReconciler) event(gw *chatv1alpha1.GenesysGateway, eventType, reason, note string, args ...any) {
+	r.Recorder.Eventf(gw, nil, eventType, reason, "Reconcile", note, args...)
+}
+
+// recordReadyTransition records an event when Ready changes: its status, its reason, or
+// the message of a failure. A reconcile that changes nothing records nothing.
+func (r *GatewayReconciler) recordReadyTransition(gw *chatv1alpha1.GenesysGateway, before []metav1.Condition) {
+	now := meta.FindStatusCondition(gw.Status.Conditions, chatv1alpha1.ReadyCondition)
+	if now == nil {
+		return
+	}
+	if was := meta.FindStatusCondition(before, chatv1alpha1.ReadyCondition); was != nil &&
+		was.Status == now.Status && was.Reason == now.Reason &&
+		(now.Status != metav1.ConditionFalse || was.Message == now.Message) {
+		return
+	}
+	eventType := corev1.EventTypeNormal
+	if now.Status == metav1.ConditionFalse {
+		eventType = corev1.EventTypeWarning
+	}
+	r.event(gw, eventType, now.Reason, "%s", now.Message)
+}

@@ -1,0 +1,184 @@
+// Package controllers holds the GenesysGateway reconciler: it validates each gateway and
+// the Secrets it references, runs its chat runners with least-privilege RBAC and Services,
+// and reports conditions and events.
+package controllers
+
+import (
+	"cmp"
+	"context"
+	"errors"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+)
+
+// errNoImage is the configuration error of a gateway whose runner image is unknown.
+var errNoImage = errors.New("no runner image: set spec.runner.image, or start the operator with --runner-image")
+
+// GatewayReconciler reconciles GenesysGateways.
+type GatewayReconciler struct {
+	// Client reads from the cache and writes to the API server.
+	client.Client
+	// APIReader reads Secrets and ConfigMaps live, so their content is never cached.
+	APIReader client.Reader
+	// Recorder records events.k8s.io events on gateways.
+	Recorder events.EventRecorder
+	// RunnerImage is the runner image of gateways that set none: the operator's own.
+	RunnerImage string
+	// GatewayService selects the gateways this operator serves: those whose
+	// spec.gatewayService equals it (empty: those that name none).
+	GatewayService string
+	// MaxConcurrentReconciles is how many gateways are reconciled at once.
+	MaxConcurrentReconciles int
+}
+
+// +kubebuilder:rbac:groups=chat.gatewayops.io,resources=genesysgateways,verbs=get;list;watch
+// +kubebuilder:rbac:groups=chat.gatewayops.io,resources=genesysgateways/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts;services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one gateway towards its spec and writes its status at most once.
+func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := logf.FromContext(ctx)
+	gw := &chatv1alpha1.GenesysGateway{}
+	if err := r.Get(ctx, req.NamespacedName, gw); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !r.serves(gw) || !gw.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	if gw.Spec.Suspend {
+		log.V(1).Info("Skipped reconcile of a suspended gateway")
+		return ctrl.Result{}, nil
+	}
+
+	before := gw.Status.DeepCopy()
+	recErr := r.reconcile(ctx, gw)
+	if recErr != nil && !errors.Is(recErr, reconcile.TerminalError(nil)) {
+		markReady(gw, metav1.ConditionFalse, chatv1alpha1.ReconciliationFailedReason, recErr.Error())
+	}
+	sumRunners(&gw.Status)
+	gw.Status.ObservedGeneration = gw.Generation
+	if err := r.writeStatus(ctx, gw, before); err != nil {
+		return ctrl.Result{}, errors.Join(recErr, err)
+	}
+	r.recordReadyTransition(gw, before.Conditions)
+	if ready := meta.FindStatusCondition(gw.Status.Conditions, chatv1alpha1.ReadyCondition); ready != nil {
+		log.V(1).Info("Reconciled gateway", "ready", ready.Status, "reason", ready.Reason)
+	}
+	return ctrl.Result{}, recErr
+}
+
+// reconcile does the work and records the outcome in the gateway's conditions.
+func (r *GatewayReconciler) reconcile(ctx context.Context, gw *chatv1alpha1.GenesysGateway) error {
+	gw.Status.EscalationTokenSecretName = render.TokenSecretName(gw)
+	image := cmp.Or(gw.Spec.Runner.Image, r.RunnerImage)
+	if image == "" {
+		markStalled(gw, errNoImage.Error())
+		return reconcile.TerminalError(errNoImage)
+	}
+	if err := r.ensureGeneratedToken(ctx, gw); err != nil {
+		return err
+	}
+
+	refs := references(gw)
+	problem, err := resolve(ctx, r.APIReader, gw.Namespace, refs)
+	if err != nil {
+		return err
+	}
+	if problem != nil {
+		setCondition(gw, chatv1alpha1.CredentialsReadyCondition, metav1.ConditionFalse, problem.reason, problem.message)
+		markReady(gw, metav1.ConditionFalse, problem.reason, problem.message)
+		return nil
+	}
+	setCondition(gw, chatv1alpha1.CredentialsReadyCondition, metav1.ConditionTrue, chatv1alpha1.ReferencesResolvedReason,
+		"Every referenced Secret and ConfigMap has the keys the gateway needs")
+
+	if !gw.Spec.Deploy {
+		if err := r.pruneRunners(ctx, gw); err != nil {
+			return err
+		}
+		gw.Status.DesiredRunners, gw.Status.ReadyRunners = 0, 0
+		meta.RemoveStatusCondition(&gw.Status.Conditions, chatv1alpha1.RunnersAvailableCondition)
+		markReady(gw, metav1.ConditionTrue, chatv1alpha1.NotDeployedReason, "The configuration is valid; deploy is false, so no runners run")
+		return nil
+	}
+
+	sts, err := r.applyRunners(ctx, gw, image, refs)
+	if err != nil {
+		if errors.Is(err, reconcile.TerminalError(nil)) {
+			markStalled(gw, errors.Unwrap(err).Error())
+		}
+		return err
+	}
+	observeRunners(gw, sts)
+	return nil
+}
+
+// serves tells whether this operator instance serves a gateway (--gateway-service).
+func (r *GatewayReconciler) serves(gw *chatv1alpha1.GenesysGateway) bool {
+	return gw.Spec.GatewayService == r.GatewayService
+}
+
+// SetupWithManager registers the reconciler: gateways this instance serves, the children
+// it owns, and, by metadata only, the Secrets and ConfigMaps gateways reference.
+func (r *GatewayReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	fields := mgr.GetFieldIndexer()
+	if err := fields.IndexField(ctx, &chatv1alpha1.GenesysGateway{}, secretIndex, indexer("Secret")); err != nil {
+		return err
+	}
+	if err := fields.IndexField(ctx, &chatv1alpha1.GenesysGateway{}, configMapIndex, indexer("ConfigMap")); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&chatv1alpha1.GenesysGateway{}, builder.WithPredicates(
+			predicate.NewPredicateFuncs(func(o client.Object) bool { return r.serves(o.(*chatv1alpha1.GenesysGateway)) }),
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, runnersChanged{}))).
+		Owns(&appsv1.StatefulSet{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.referencing(secretIndex))).
+		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.referencing(configMapIndex))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
+		Named("genesysgateway").
+		Complete(r)
+}
+
+// referencing maps a Secret or ConfigMap to the gateways that reference it.
+func (r *GatewayReconciler) referencing(index string) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		var list chatv1alpha1.GenesysGatewayList
+		if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index: obj.GetName()}); err != nil {
+			logf.FromContext(ctx).Error(err, "Failed to list gateways referencing an object", "index", index, "name", obj.GetName())
+			return nil
+		}
+		var reqs []reconcile.Request
+		for i := range list.Items {
+			if r.serves(&list.Items[i]) {
+				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+			}
+		}
+		return reqs
+	}
+}

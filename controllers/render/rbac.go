@@ -1,0 +1,73 @@
+package render
+
+import (
+	"slices"
+
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+)
+
+// ServiceAccount is the runner pods' identity.
+func ServiceAccount(gw *chatv1alpha1.GenesysGateway) *corev1ac.ServiceAccountApplyConfiguration {
+	return corev1ac.ServiceAccount(RunnerName(gw), gw.Namespace).
+		WithLabels(Labels(gw)).
+		WithOwnerReferences(OwnerReference(gw))
+}
+
+// Role gives the runners exactly what they need: read their own gateway, patch its
+// status, read the Secrets (and agent directory ConfigMap) it references by name, and
+// create events.
+func Role(gw *chatv1alpha1.GenesysGateway, secretNames, configMapNames []string) *rbacv1ac.RoleApplyConfiguration {
+	rules := []*rbacv1ac.PolicyRuleApplyConfiguration{
+		rbacv1ac.PolicyRule().
+			WithAPIGroups(chatv1alpha1.GroupVersion.Group).
+			WithResources("genesysgateways").
+			WithResourceNames(gw.Name).
+			WithVerbs("get", "list", "watch"),
+		rbacv1ac.PolicyRule().
+			WithAPIGroups(chatv1alpha1.GroupVersion.Group).
+			WithResources("genesysgateways/status").
+			WithResourceNames(gw.Name).
+			WithVerbs("get", "patch"),
+	}
+	if len(secretNames) > 0 {
+		rules = append(rules, readByName("secrets", secretNames))
+	}
+	if len(configMapNames) > 0 {
+		rules = append(rules, readByName("configmaps", configMapNames))
+	}
+	rules = append(rules, rbacv1ac.PolicyRule().
+		WithAPIGroups("events.k8s.io").
+		WithResources("events").
+		WithVerbs("create", "patch"))
+	return rbacv1ac.Role(RunnerName(gw), gw.Namespace).
+		WithLabels(Labels(gw)).
+		WithOwnerReferences(OwnerReference(gw)).
+		WithRules(rules...)
+}
+
+func readByName(resource string, names []string) *rbacv1ac.PolicyRuleApplyConfiguration {
+	names = slices.Sorted(slices.Values(names))
+	return rbacv1ac.PolicyRule().
+		WithAPIGroups("").
+		WithResources(resource).
+		WithResourceNames(slices.Compact(names)...).
+		WithVerbs("get", "list", "watch")
+}
+
+// RoleBinding binds the runner Role to the runner ServiceAccount.
+func RoleBinding(gw *chatv1alpha1.GenesysGateway) *rbacv1ac.RoleBindingApplyConfiguration {
+	return rbacv1ac.RoleBinding(RunnerName(gw), gw.Namespace).
+		WithLabels(Labels(gw)).
+		WithOwnerReferences(OwnerReference(gw)).
+		WithRoleRef(rbacv1ac.RoleRef().
+			WithAPIGroup("rbac.authorization.k8s.io").
+			WithKind("Role").
+			WithName(RunnerName(gw))).
+		WithSubjects(rbacv1ac.Subject().
+			WithKind("ServiceAccount").
+			WithName(RunnerName(gw)).
+			WithNamespace(gw.Namespace))
+}

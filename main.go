@@ -1,0 +1,110 @@
+// Command manager is the genesys-gateway-operator. Without a subcommand it runs the
+// operator; "chat-runner" runs a chat runner, the process of the runner pods.
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner"
+	"github.com/gatewayops/genesys-gateway-operator/controllers"
+	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+)
+
+var scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(chatv1alpha1.AddToScheme(scheme))
+}
+
+func main() {
+	ctx := ctrl.SetupSignalHandler()
+	if len(os.Args) > 1 && os.Args[1] == render.RunnerSubcommand {
+		os.Exit(chatrunner.Main(ctx, os.Args[2:]))
+	}
+	os.Exit(runOperator(ctx, os.Args[1:]))
+}
+
+func runOperator(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	var metricsAddr, probeAddr string
+	var leaderElect bool
+	r := &controllers.GatewayReconciler{}
+	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "The address the metrics endpoint binds to; 0 disables it.")
+	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health probes bind to.")
+	fs.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica of the operator is active.")
+	fs.StringVar(&r.GatewayService, "gateway-service", "", "Serve only gateways whose spec.gatewayService is this (empty: those that name none).")
+	fs.StringVar(&r.RunnerImage, "runner-image", os.Getenv("RUNNER_IMAGE"), "Runner image of gateways that set none; defaults to $RUNNER_IMAGE, the operator's own image.")
+	fs.IntVar(&r.MaxConcurrentReconciles, "concurrent", 4, "How many gateways are reconciled at once.")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("setup")
+
+	// The operator caches only its own children, selected by label, and Secrets and
+	// ConfigMaps by metadata only (see the reconciler's watches).
+	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedBy})}
+	leaseID := "genesys-gateway-operator.gatewayops.io"
+	if r.GatewayService != "" {
+		leaseID = r.GatewayService + "." + leaseID
+	}
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         leaderElect,
+		LeaderElectionID:       leaseID,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&appsv1.StatefulSet{}:    owned,
+			&corev1.Service{}:        owned,
+			&corev1.ServiceAccount{}: owned,
+			&rbacv1.Role{}:           owned,
+			&rbacv1.RoleBinding{}:    owned,
+		}},
+	})
+	if err != nil {
+		log.Error(err, "Failed to create the manager")
+		return 1
+	}
+	r.Client = mgr.GetClient()
+	r.APIReader = mgr.GetAPIReader()
+	r.Recorder = mgr.GetEventRecorder("genesys-gateway-operator")
+	if err := r.SetupWithManager(ctx, mgr); err != nil {
+		log.Error(err, "Failed to set up the GenesysGateway controller")
+		return 1
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		log.Error(err, "Failed to add the health check")
+		return 1
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		log.Error(err, "Failed to add the ready check")
+		return 1
+	}
+	log.Info("Starting the operator", "gatewayService", r.GatewayService, "runnerImage", r.RunnerImage)
+	if err := mgr.Start(ctx); err != nil {
+		log.Error(err, "Operator stopped with an error")
+		return 1
+	}
+	return 0
+}
