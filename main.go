@@ -7,16 +7,10 @@ import (
 	"flag"
 	"os"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -61,9 +55,6 @@ func runOperator(ctx context.Context, args []string) int {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
-	// The operator caches only its own children, selected by label, and Secrets and
-	// ConfigMaps by metadata only (see the reconciler's watches).
-	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedBy})}
 	leaseID := "genesys-gateway-operator.gatewayops.io"
 	if r.GatewayService != "" {
 		leaseID = r.GatewayService + "." + leaseID
@@ -74,13 +65,7 @@ func runOperator(ctx context.Context, args []string) int {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       leaseID,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&appsv1.StatefulSet{}:    owned,
-			&corev1.Service{}:        owned,
-			&corev1.ServiceAccount{}: owned,
-			&rbacv1.Role{}:           owned,
-			&rbacv1.RoleBinding{}:    owned,
-		}},
+		Cache:                  controllers.CacheOptions(),
 	})
 	if err != nil {
 		log.Error(err, "Failed to create the manager")

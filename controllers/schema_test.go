@@ -1,0 +1,192 @@
+package controllers_test
+
+import (
+	"fmt"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+)
+
+// The CRD schema, as the real API server applies it: defaults and validation.
+var _ = Describe("GenesysGateway schema", func() {
+	var namespace string
+	BeforeEach(func() { namespace = newNamespace() })
+
+	Describe("defaults", Ordered, func() {
+		var gw, withMSAL *chatv1alpha1.GenesysGateway
+		BeforeAll(func() {
+			namespace := newNamespace()
+			// Served by another operator instance, so that status stays untouched.
+			gw = minimalGateway(namespace, "minimal")
+			gw.Spec.GatewayService = "not-this-operator"
+			Expect(k8sClient.Create(ctx, gw)).To(Succeed())
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(gw), gw)).To(Succeed())
+
+			withMSAL = minimalGateway(namespace, "msal")
+			withMSAL.Spec.GatewayService = "not-this-operator"
+			withMSAL.Spec.Connection.MicrosoftClientCredentials = &chatv1alpha1.MicrosoftClientCredentials{
+				Authority:            "https://login.microsoftonline.com/tenant",
+				ClientID:             "client",
+				Scope:                "api://gms-proxy/.default",
+				CertificateSecretRef: chatv1alpha1.SecretReference{Name: "cert"},
+			}
+			Expect(k8sClient.Create(ctx, withMSAL)).To(Succeed())
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(withMSAL), withMSAL)).To(Succeed())
+		})
+
+		// Every default of field-map.md, as a minimal gateway reads back.
+		DescribeTable("a minimal gateway reads back with the seed's default",
+			func(field func() any, want any) { Expect(field()).To(Equal(want)) },
+			Entry("Deploy: No", func() any { return gw.Spec.Deploy }, false),
+			Entry("Context Path: /genesys/2/chat/", func() any { return gw.Spec.Connection.ContextPath }, chatv1alpha1.ContextPath("/genesys/2/chat/")),
+			Entry("Basic Auth Enabled: No", func() any { return gw.Spec.Connection.BasicAuth == nil }, true),
+			Entry("Microsoft Client Credentials Auth Enabled: No", func() any { return gw.Spec.Connection.MicrosoftClientCredentials == nil }, true),
+			Entry("Obtain Access Token Timeout: 15", func() any { return withMSAL.Spec.Connection.MicrosoftClientCredentials.TokenTimeoutSeconds }, int32(15)),
+			Entry("Channel: genesyspureengage", func() any { return gw.Spec.Channel }, "genesyspureengage"),
+			Entry("Availability Refresh Seconds: 900", func() any { return gw.Spec.AvailabilityRefreshSeconds }, int32(900)),
+			Entry("Agents per Node: 3", func() any { return gw.Spec.AgentsPerNode }, int32(3)),
+			Entry("Support Present Content: Yes", func() any { return *gw.Spec.SupportPresentContent }, true),
+			Entry("Customer Agent Info: No", func() any { return gw.Spec.CustomAgentInfo == nil }, true),
+			Entry("Transfer Conversation Back When the Agent Closes: No", func() any { return gw.Spec.TransferBackOnAgentClose }, false),
+			Entry("Client Polling Interval: 1", func() any { return gw.Spec.PollingIntervalSeconds }, int32(1)),
+			Entry("Agent Override: Agent Name Only", func() any { return gw.Spec.AgentOverride }, chatv1alpha1.AgentOverrideAgentNameOnly),
+			Entry("API Retry Max Attempts: 5", func() any { return gw.Spec.APIRetry.MaxAttempts }, int32(5)),
+			Entry("API Retry Back Off Initial Delay Milliseconds: 4200", func() any { return gw.Spec.APIRetry.InitialDelayMilliseconds }, int32(4200)),
+			Entry("API Retry Back Off Multiplier: 2", func() any { return gw.Spec.APIRetry.Multiplier.String() }, "2"),
+			Entry("escalation timeout: 300 s", func() any { return gw.Spec.EscalationTimeoutSeconds }, int32(300)),
+			Entry("suspend: false", func() any { return gw.Spec.Suspend }, false),
+			Entry("runner replicas: 1", func() any { return *gw.Spec.Runner.Replicas }, int32(1)),
+			Entry("runner maxChatsPerAgent: 1000", func() any { return gw.Spec.Runner.MaxChatsPerAgent }, int32(1000)),
+			Entry("runner terminationGracePeriodSeconds: 60", func() any { return *gw.Spec.Runner.TerminationGracePeriodSeconds }, int64(60)),
+			Entry("status.observedGeneration: -1", func() any { return gw.Status.ObservedGeneration }, int64(-1)),
+		)
+	})
+
+	DescribeTable("invalid gateways are refused with a message a person understands",
+		func(name string, mutate func(*chatv1alpha1.GenesysGateway), message string) {
+			gw := minimalGateway(namespace, name)
+			mutate(gw)
+			err := k8sClient.Create(ctx, gw)
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring(message))
+		},
+		Entry("serviceURL not http(s)", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.ServiceURL = "ftp://gms.example.com"
+		}, "serviceURL must be an absolute http or https URL"),
+		Entry("serviceURL relative", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.ServiceURL = "gms.example.com/chat"
+		}, "serviceURL must be an absolute http or https URL"),
+		Entry("serviceURL with a query", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.ServiceURL = "https://gms.example.com/?x=1"
+		}, "serviceURL must be an absolute http or https URL without query or fragment"),
+		Entry("contextPath without leading /", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.ContextPath = "genesys/2/chat/"
+		}, "contextPath must start and end with '/'"),
+		Entry("contextPath without trailing /", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.ContextPath = "/genesys/2/chat"
+		}, "contextPath must start and end with '/'"),
+		Entry("serviceName of two segments", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.ServiceName = "customer/support"
+		}, `spec.connection.serviceName: Invalid value: "customer/support": must be a single path segment`),
+		Entry("both basic auth and Microsoft client credentials", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.BasicAuth = &chatv1alpha1.BasicAuth{SecretRef: chatv1alpha1.SecretReference{Name: "basic"}}
+			gw.Spec.Connection.MicrosoftClientCredentials = validMSAL()
+		}, "basicAuth and microsoftClientCredentials cannot both be set"),
+		Entry("endpoint overrides without Microsoft client credentials", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.EndpointOverrides = map[string]chatv1alpha1.PathSegment{"startTyping": "typingStart"}
+		}, "endpointOverrides are only allowed with microsoftClientCredentials"),
+		Entry("endpoint override of an unknown operation", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.MicrosoftClientCredentials = validMSAL()
+			gw.Spec.Connection.EndpointOverrides = map[string]chatv1alpha1.PathSegment{"typing": "typingStart"}
+		}, "endpointOverrides keys must be Chat API operation names"),
+		Entry("endpoint override to two segments", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.MicrosoftClientCredentials = validMSAL()
+			gw.Spec.Connection.EndpointOverrides = map[string]chatv1alpha1.PathSegment{"startTyping": "typing/start"}
+		}, "must be a single path segment"),
+		Entry("authority over http", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.MicrosoftClientCredentials = validMSAL()
+			gw.Spec.Connection.MicrosoftClientCredentials.Authority = "http://login.example.com/tenant"
+		}, "authority must be an absolute https URL"),
+		Entry("token timeout over 300 s", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.MicrosoftClientCredentials = validMSAL()
+			gw.Spec.Connection.MicrosoftClientCredentials.TokenTimeoutSeconds = 301
+		}, "tokenTimeoutSeconds: Invalid value: 301: spec.connection.microsoftClientCredentials.tokenTimeoutSeconds in body should be less than or equal to 300"),
+		Entry("polling interval of 0", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.PollingIntervalSeconds = -1
+		}, "pollingIntervalSeconds in body should be greater than or equal to 1"),
+		Entry("polling interval near the GMS idle timeout", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.PollingIntervalSeconds = 31
+		}, "pollingIntervalSeconds in body should be less than or equal to 30"),
+		Entry("16 agents per node", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.AgentsPerNode = 16
+		}, "agentsPerNode in body should be less than or equal to 15"),
+		Entry("21 attempts", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.APIRetry.MaxAttempts = 21
+		}, "maxAttempts in body should be less than or equal to 20"),
+		Entry("a multiplier below 1", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.APIRetry.Multiplier = new(resource.MustParse("0.5"))
+		}, "multiplier must be between 1 and 10"),
+		Entry("an initial delay over 5 minutes", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.APIRetry.InitialDelayMilliseconds = 300001
+		}, "initialDelayMilliseconds in body should be less than or equal to 300000"),
+		Entry("availability refresh under 10 s", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.AvailabilityRefreshSeconds = 9
+		}, "availabilityRefreshSeconds in body should be greater than or equal to 10"),
+		Entry("an unknown agent override", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.AgentOverride = "Nickname"
+		}, `supported values: "None", "AgentNameOnly", "LookupAgentByEmail"`),
+		Entry("e-mail lookup without a directory", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.AgentOverride = chatv1alpha1.AgentOverrideLookupAgentByEmail
+		}, "agentOverride LookupAgentByEmail needs spec.agentDirectory"),
+		Entry("a domain that is no label value", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Domain = "acme corp"
+		}, "domain must be 1-63 letters, digits"),
+		Entry("a Secret name that is no object name", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.BasicAuth = &chatv1alpha1.BasicAuth{SecretRef: chatv1alpha1.SecretReference{Name: "Basic_Auth"}}
+		}, "must be a valid object name"),
+		Entry("a configuration locale that is no BCP 47 tag", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.ConfigurationLocale = "english"
+		}, "must be a BCP 47 language tag"),
+		Entry("a name too long to prefix its children", "a-gateway-name-that-is-far-too-long-for-its-children", func(*chatv1alpha1.GenesysGateway) {
+		}, "metadata.name must be at most 40 lower-case letters"),
+		Entry("a name that cannot name a Service", "1gateway", func(*chatv1alpha1.GenesysGateway) {
+		}, "starting with a letter"),
+		Entry("0 runners", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Runner.Replicas = new(int32(0))
+		}, "replicas in body should be greater than or equal to 1"),
+	)
+
+	It("accepts a multiplier written as a fraction in a string, or as an integer", func() {
+		// As a user writes it in YAML: multiplier: "1.5", or multiplier: 3.
+		for name, m := range map[string]any{"fraction": "1.5", "integer": int64(3)} {
+			u := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": chatv1alpha1.GroupVersion.String(),
+				"kind":       "GenesysGateway",
+				"metadata":   map[string]any{"name": name, "namespace": namespace},
+				"spec": map[string]any{
+					"domain":     "acme",
+					"connection": map[string]any{"serviceURL": "https://gms.example.com", "serviceName": "chat"},
+					"apiRetry":   map[string]any{"multiplier": m},
+				},
+			}}
+			Expect(k8sClient.Create(ctx, u)).To(Succeed())
+			gw := &chatv1alpha1.GenesysGateway{}
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(u), gw)).To(Succeed())
+			Expect(gw.Spec.APIRetry.Multiplier.Cmp(resource.MustParse(fmt.Sprint(m)))).To(BeZero())
+		}
+	})
+})
+
+func validMSAL() *chatv1alpha1.MicrosoftClientCredentials {
+	return &chatv1alpha1.MicrosoftClientCredentials{
+		Authority:            "https://login.microsoftonline.com/tenant",
+		ClientID:             "client",
+		Scope:                "api://gms-proxy/.default",
+		CertificateSecretRef: chatv1alpha1.SecretReference{Name: "cert"},
+	}
+}
