@@ -49,7 +49,7 @@ func references(gw *chatv1alpha1.GenesysGateway) []reference {
 	}
 	refs = append(refs, reference{tokenField, "Secret", render.TokenSecretName(gw), []string{render.TokenKey}})
 	if d := gw.Spec.AgentDirectory; d != nil {
-		refs = append(refs, reference{"spec.agentDirectory", "ConfigMap", string(d.Name), nil})
+		refs = append(refs, reference{"spec.agentDirectory", "ConfigMap", string(d.Name), []string{d.Key}})
 	}
 	return refs
 }
@@ -70,6 +70,12 @@ func indexer(kind string) client.IndexerFunc {
 	return func(obj client.Object) []string {
 		return namesOf(references(obj.(*chatv1alpha1.GenesysGateway)), kind)
 	}
+}
+
+// missingKeyReasons are the reasons of a missing key, by kind.
+var missingKeyReasons = map[string]string{
+	"Secret":    chatv1alpha1.SecretKeyMissingReason,
+	"ConfigMap": chatv1alpha1.ConfigMapKeyMissingReason,
 }
 
 // referenceProblem says why a reference cannot be used, naming the object and the key,
@@ -96,7 +102,7 @@ func resolve(ctx context.Context, reader client.Reader, namespace string, refs [
 				}
 				return nil, fmt.Errorf("reading Secret %q: %w", ref.name, err)
 			}
-			data = keysOf(s.Data)
+			data = keysOf(s.Data, nil)
 		case "ConfigMap":
 			cm := &corev1.ConfigMap{}
 			if err := reader.Get(ctx, key, cm); err != nil {
@@ -106,11 +112,12 @@ func resolve(ctx context.Context, reader client.Reader, namespace string, refs [
 				}
 				return nil, fmt.Errorf("reading ConfigMap %q: %w", ref.name, err)
 			}
+			data = keysOf(cm.BinaryData, cm.Data)
 		}
 		for _, k := range ref.keys {
 			if !data[k] {
-				return &referenceProblem{chatv1alpha1.SecretKeyMissingReason,
-					fmt.Sprintf("Secret %q named by %s has no key %q", ref.name, ref.field, k)}, nil
+				return &referenceProblem{missingKeyReasons[ref.kind],
+					fmt.Sprintf("%s %q named by %s has no key %q", ref.kind, ref.name, ref.field, k)}, nil
 			}
 		}
 	}
@@ -118,10 +125,13 @@ func resolve(ctx context.Context, reader client.Reader, namespace string, refs [
 }
 
 // keysOf returns the keys that hold a non-empty value.
-func keysOf(data map[string][]byte) map[string]bool {
-	keys := make(map[string]bool, len(data))
-	for k, v := range data {
+func keysOf(binary map[string][]byte, text map[string]string) map[string]bool {
+	keys := make(map[string]bool, len(binary)+len(text))
+	for k, v := range binary {
 		keys[k] = len(v) > 0
+	}
+	for k, v := range text {
+		keys[k] = v != ""
 	}
 	return keys
 }

@@ -38,6 +38,8 @@ const (
 	SecretKeyMissingReason = "SecretKeyMissing"
 	// ConfigMapNotFoundReason: a referenced ConfigMap does not exist.
 	ConfigMapNotFoundReason = "ConfigMapNotFound"
+	// ConfigMapKeyMissingReason: a referenced ConfigMap lacks a key it needs.
+	ConfigMapKeyMissingReason = "ConfigMapKeyMissing"
 	// InvalidConfigurationReason: the configuration cannot work until the spec changes.
 	InvalidConfigurationReason = "InvalidConfiguration"
 	// ReconciliationFailedReason: a call to the API server failed; it is retried.

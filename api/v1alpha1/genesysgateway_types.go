@@ -130,10 +130,10 @@ type GenesysGatewaySpec struct {
 	// +kubebuilder:default=AgentNameOnly
 	AgentOverride AgentOverride `json:"agentOverride,omitempty"`
 
-	// agentDirectory names a ConfigMap in the gateway's namespace whose data maps agent
-	// e-mail addresses to display names. Required by agentOverride LookupAgentByEmail.
+	// agentDirectory is where agent e-mail addresses map to display names. Required by
+	// agentOverride LookupAgentByEmail.
 	// +optional
-	AgentDirectory *ConfigMapReference `json:"agentDirectory,omitempty"`
+	AgentDirectory *AgentDirectory `json:"agentDirectory,omitempty"`
 
 	// apiRetry is the retry policy of every Chat API call (Additional tab: API Retry).
 	// +optional
@@ -246,11 +246,21 @@ type APIRetry struct {
 // +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="must be a valid object name: lower-case letters, digits, '-' and '.'"
 type ObjectName string
 
-// ConfigMapReference names a ConfigMap in the gateway's namespace.
-type ConfigMapReference struct {
-	// name of the ConfigMap.
+// AgentDirectory is a key of a ConfigMap holding a YAML mapping of agent e-mail
+// addresses to display names, e.g. "jane.doe@example.com: Jane D.". (ConfigMap keys
+// cannot hold an '@', so the mapping lives in one value.)
+type AgentDirectory struct {
+	// name of the ConfigMap, in the gateway's namespace.
 	// +required
 	Name ObjectName `json:"name"`
+
+	// key of the ConfigMap that holds the mapping.
+	// +optional
+	// +kubebuilder:default="agents.yaml"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-._a-zA-Z0-9]+$')",message="key must be a ConfigMap key: letters, digits, '-', '_' or '.'"
+	Key string `json:"key,omitempty"`
 }
 
 // SecretReference names a Secret in the gateway's namespace. Which keys it must hold is

@@ -92,7 +92,8 @@ func runnerContainer(gw *chatv1alpha1.GenesysGateway, image string) *corev1ac.Co
 			corev1ac.EnvVar().WithName("GOMEMLIMIT").WithValueFrom(corev1ac.EnvVarSource().
 				WithResourceFieldRef(corev1ac.ResourceFieldSelector().
 					WithContainerName(ContainerName).
-					WithResource("limits.memory")))).
+					WithResource("limits.memory").
+					WithDivisor(resource.MustParse("0"))))).
 		WithPorts(
 			containerPort("http", HTTPPort),
 			containerPort("health", HealthPort),
@@ -112,6 +113,9 @@ func runnerContainer(gw *chatv1alpha1.GenesysGateway, image string) *corev1ac.Co
 	return c
 }
 
+// Atomic structs (env sources) are written with the values the API server would default,
+// so that what the operator last applied equals what it would apply again.
+
 // RunnerArgs are the runner container's arguments: the chat-runner subcommand of the
 // operator binary and the gateway it serves.
 func RunnerArgs(gw *chatv1alpha1.GenesysGateway) []string {
@@ -130,7 +134,7 @@ func metav1Selector(labels map[string]string) *metav1ac.LabelSelectorApplyConfig
 
 func fieldEnv(name, path string) *corev1ac.EnvVarApplyConfiguration {
 	return corev1ac.EnvVar().WithName(name).WithValueFrom(corev1ac.EnvVarSource().
-		WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath(path)))
+		WithFieldRef(corev1ac.ObjectFieldSelector().WithAPIVersion("v1").WithFieldPath(path)))
 }
 
 func containerPort(name string, port int32) *corev1ac.ContainerPortApplyConfiguration {
