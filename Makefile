@@ -6,7 +6,7 @@ IMG ?= ghcr.io/gatewayops/genesys-gateway-operator:dev
 # Pinned tool versions. The Kubernetes version of the envtest control plane follows the
 # client-go minor in go.mod; etcd follows what that Kubernetes release requires.
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
-KUSTOMIZE_VERSION ?= v5.8.3
+KUSTOMIZE_VERSION ?= v5.8.2
 ENVTEST_K8S_VERSION ?= v1.37.2
 ENVTEST_K8S_MINOR = $(word 2,$(subst ., ,$(ENVTEST_K8S_VERSION)))
 

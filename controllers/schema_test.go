@@ -156,6 +156,9 @@ var _ = Describe("GenesysGateway schema", func() {
 		}, "metadata.name must be at most 40 lower-case letters"),
 		Entry("a name that cannot name a Service", "1gateway", func(*chatv1alpha1.GenesysGateway) {
 		}, "starting with a letter"),
+		Entry("a gateway service that is no DNS label", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.GatewayService = "Shard_B"
+		}, "gatewayService must be empty or a DNS label"),
 		Entry("0 runners", "a", func(gw *chatv1alpha1.GenesysGateway) {
 			gw.Spec.Runner.Replicas = new(int32(0))
 		}, "replicas in body should be greater than or equal to 1"),

@@ -32,7 +32,7 @@ type GenesysGatewaySpec struct {
 	// started without the flag.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="gatewayService must be a DNS label: lower-case letters, digits and '-', starting and ending with a letter or digit"
+	// +kubebuilder:validation:XValidation:rule="self == '' || self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="gatewayService must be empty or a DNS label: lower-case letters, digits and '-', starting and ending with a letter or digit"
 	GatewayService string `json:"gatewayService,omitempty"`
 
 	// deploy runs the gateway's chat runners when true (Basic tab: Deploy). When false the
