@@ -33,6 +33,13 @@ func minimalGateway(namespace, name string) *chatv1alpha1.GenesysGateway {
 	}
 }
 
+// create creates a gateway and returns its key.
+func create(gw *chatv1alpha1.GenesysGateway) client.ObjectKey {
+	GinkgoHelper()
+	Expect(k8sClient.Create(ctx, gw)).To(Succeed())
+	return client.ObjectKeyFromObject(gw)
+}
+
 // newSecret returns a Secret with the given keys, each with a distinct value.
 func newSecret(namespace, name string, data map[string]string) *corev1.Secret {
 	return &corev1.Secret{

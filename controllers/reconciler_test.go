@@ -29,8 +29,7 @@ var _ = Describe("GenesysGateway reconciler", func() {
 	Context("with deploy: false", func() {
 		It("runs no runners, generates an escalation token once and reports Ready NotDeployed", func() {
 			gw := minimalGateway(namespace, "quiet")
-			Expect(k8sClient.Create(ctx, gw)).To(Succeed())
-			key := client.ObjectKeyFromObject(gw)
+			key := create(gw)
 
 			expectReady(key, metav1.ConditionTrue, chatv1alpha1.NotDeployedReason)
 			gw = getGateway(Default, key)
@@ -81,8 +80,7 @@ var _ = Describe("GenesysGateway reconciler", func() {
 				NodeSelector: map[string]string{"pool": "chat"},
 				Tolerations:  []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "chat", Effect: corev1.TaintEffectNoSchedule}},
 			}
-			Expect(k8sClient.Create(ctx, gw)).To(Succeed())
-			key = client.ObjectKeyFromObject(gw)
+			key = create(gw)
 		})
 
 		It("applies every child with the expected content, owned by the gateway", func() {
@@ -268,8 +266,7 @@ var _ = Describe("GenesysGateway reconciler", func() {
 			gw := minimalGateway(namespace, "pending")
 			gw.Spec.Deploy = true
 			gw.Spec.Connection.BasicAuth = &chatv1alpha1.BasicAuth{SecretRef: chatv1alpha1.SecretReference{Name: "gms-basic"}}
-			Expect(k8sClient.Create(ctx, gw)).To(Succeed())
-			key := client.ObjectKeyFromObject(gw)
+			key := create(gw)
 
 			c := expectReady(key, metav1.ConditionFalse, chatv1alpha1.SecretNotFoundReason)
 			Expect(c.Message).To(Equal(`Secret "gms-basic" named by spec.connection.basicAuth.secretRef not found`))
@@ -311,8 +308,7 @@ var _ = Describe("GenesysGateway reconciler", func() {
 
 	It("bumps observedGeneration on status and conditions when the spec changes", func() {
 		gw := minimalGateway(namespace, "evolving")
-		Expect(k8sClient.Create(ctx, gw)).To(Succeed())
-		key := client.ObjectKeyFromObject(gw)
+		key := create(gw)
 		expectReady(key, metav1.ConditionTrue, chatv1alpha1.NotDeployedReason)
 
 		gw = getGateway(Default, key)
@@ -331,8 +327,7 @@ var _ = Describe("GenesysGateway reconciler", func() {
 	It("serves only the gateways of its gateway service", func() {
 		gw := minimalGateway(namespace, "sharded")
 		gw.Spec.GatewayService = "shard-b"
-		Expect(k8sClient.Create(ctx, gw)).To(Succeed())
-		key := client.ObjectKeyFromObject(gw)
+		key := create(gw)
 
 		_, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: key})
 		Expect(err).NotTo(HaveOccurred())
@@ -353,8 +348,7 @@ var _ = Describe("GenesysGateway reconciler", func() {
 	It("stalls, with a terminal error, when no runner image is known", func() {
 		gw := minimalGateway(namespace, "imageless")
 		gw.Spec.GatewayService = "no-image"
-		Expect(k8sClient.Create(ctx, gw)).To(Succeed())
-		key := client.ObjectKeyFromObject(gw)
+		key := create(gw)
 
 		noImage := &controllers.GatewayReconciler{
 			Client: k8sClient, APIReader: k8sClient, Recorder: reconciler.Recorder, GatewayService: "no-image",
