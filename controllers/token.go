@@ -23,7 +23,9 @@ func (r *GatewayReconciler) ensureGeneratedToken(ctx context.Context, gw *chatv1
 		return nil
 	}
 	name := render.GeneratedTokenSecretName(gw)
-	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: gw.Namespace, Name: name}, &metav1.PartialObjectMetadata{
+	// Existence only: the Secrets' metadata cache answers without an API call. Should it
+	// lag behind a Secret just created, Create reports AlreadyExists and nothing changes.
+	err := r.Get(ctx, types.NamespacedName{Namespace: gw.Namespace, Name: name}, &metav1.PartialObjectMetadata{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 	})
 	if err == nil || !apierrors.IsNotFound(err) {
@@ -41,7 +43,10 @@ func (r *GatewayReconciler) ensureGeneratedToken(ctx context.Context, gw *chatv1
 		Type:       corev1.SecretTypeOpaque,
 		StringData: map[string]string{render.TokenKey: rand.Text()},
 	}
-	if err := r.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := r.Create(ctx, secret); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
 		return fmt.Errorf("creating escalation token Secret %q: %w", name, err)
 	}
 	r.event(gw, corev1.EventTypeNormal, "TokenGenerated", "Generated the escalation token Secret %q", name)
