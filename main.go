@@ -1,5 +1,6 @@
 // Command manager is the genesys-gateway-operator. Without a subcommand it runs the
-// operator; "chat-runner" runs a chat runner, the process of the runner pods.
+// operator; "chat-runner" runs a chat runner, the process of the runner pods; "gms-simulator"
+// runs a simulated GMS Chat API for demos.
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
 	"github.com/gatewayops/genesys-gateway-operator/controllers"
 	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
 )
@@ -32,6 +34,9 @@ func main() {
 	ctx := ctrl.SetupSignalHandler()
 	if len(os.Args) > 1 && os.Args[1] == render.RunnerSubcommand {
 		os.Exit(chatrunner.Main(ctx, os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == gmssim.Subcommand {
+		os.Exit(gmssim.Main(ctx, os.Args[2:]))
 	}
 	os.Exit(runOperator(ctx, os.Args[1:]))
 }

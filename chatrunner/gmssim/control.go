@@ -1,0 +1,156 @@
+package gmssim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// maxControlBody bounds a control API request body.
+const maxControlBody = 1 << 20
+
+// problem is an RFC 9457 problem document.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+func writeProblem(w http.ResponseWriter, status int, detail string) {
+	body, _ := json.Marshal(problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail})
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writeError answers err with the status its kind calls for.
+func writeError(w http.ResponseWriter, err error) {
+	status := http.StatusBadRequest
+	switch {
+	case errors.Is(err, ErrNoSuchChat):
+		status = http.StatusNotFound
+	case errors.Is(err, ErrChatEnded), errors.Is(err, ErrNoAgent):
+		status = http.StatusConflict
+	}
+	writeProblem(w, status, err.Error())
+}
+
+// decode reads an optional JSON body into v; an empty body leaves v as is.
+func decode(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxControlBody+1))
+	if err != nil {
+		return fmt.Errorf("reading the body: %w", err)
+	}
+	if len(body) > maxControlBody {
+		return errors.New("the body is too large")
+	}
+	if len(body) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("decoding the body: %w", err)
+	}
+	return nil
+}
+
+// controlHandler serves the control API.
+func (s *Simulator) controlHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /sim/chats", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Chats())
+	})
+	mux.HandleFunc("GET /sim/chats/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		c, ok := s.Chat(id)
+		if !ok {
+			writeError(w, fmt.Errorf("chat %s: %w", id, ErrNoSuchChat))
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	})
+	mux.HandleFunc("POST /sim/chats/{id}/{action}", s.serveAgentAction)
+	mux.HandleFunc("GET /sim/faults", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.activeFaults())
+	})
+	mux.HandleFunc("POST /sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		var f Fault
+		if err := decode(r, &f); err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := validateFault(f); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"id": s.Inject(f)})
+	})
+	mux.HandleFunc("DELETE /sim/faults", func(w http.ResponseWriter, _ *http.Request) {
+		s.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /sim/requests", func(w http.ResponseWriter, _ *http.Request) {
+		reqs := s.Requests()
+		for i := range reqs {
+			reqs[i] = reqs[i].redact()
+		}
+		writeJSON(w, http.StatusOK, reqs)
+	})
+	mux.HandleFunc("DELETE /sim/requests", func(w http.ResponseWriter, _ *http.Request) {
+		s.ResetRequests()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("/sim/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, http.StatusNotFound, "no such control operation: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+// agentBody is the body of the agent actions; each action reads its fields.
+type agentBody struct {
+	Nickname string `json:"nickname"`
+	Email    string `json:"email"`
+	Text     string `json:"text"`
+	Typing   bool   `json:"typing"`
+	URL      string `json:"url"`
+}
+
+// serveAgentAction serves POST /sim/chats/{id}/{action} and answers the chat afterwards.
+func (s *Simulator) serveAgentAction(w http.ResponseWriter, r *http.Request) {
+	id, action := r.PathValue("id"), r.PathValue("action")
+	var b agentBody
+	if err := decode(r, &b); err != nil {
+		writeError(w, err)
+		return
+	}
+	var err error
+	switch action {
+	case "join":
+		err = s.AgentJoin(id, Agent{Nickname: b.Nickname, Email: b.Email})
+	case "message":
+		err = s.AgentMessage(id, b.Text)
+	case "typing":
+		err = s.AgentTyping(id, b.Typing)
+	case "push":
+		err = s.AgentPushURL(id, b.URL)
+	case "leave":
+		err = s.AgentLeave(id)
+	case "transfer":
+		err = s.Transfer(id, Agent{Nickname: b.Nickname, Email: b.Email})
+	case "notice":
+		err = s.Notice(id, b.Text)
+	case "close":
+		err = s.Close(id)
+	default:
+		writeProblem(w, http.StatusNotFound, "no such agent action: "+action)
+		return
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	c, _ := s.Chat(id)
+	writeJSON(w, http.StatusOK, c)
+}

@@ -1,0 +1,111 @@
+// Package gmssim simulates the Genesys Mobile Engagement (GMS) Chat API version 2 (see
+// /work/shared/spec/gms-chat-v2.md): the response envelope, transcript semantics and session
+// triple checks of a real GMS, plus a control API that plays the agent side, fault injection
+// and request recording. A *Simulator is an http.Handler: mount it in an httptest.Server for
+// tests, or run it standalone with Main (the gms-simulator subcommand) for a demo.
+//
+// # Routes
+//
+//   - {ContextPath}{serviceName}: Request Chat.
+//   - {ContextPath}{serviceName}/{chatId}/{path}: the operations of gms.SessionOperations, plus
+//     file (upload), file/{fileId}/download and file/{fileId}/delete. Options.Overrides replaces
+//     the path after the chat id of an operation (for fileDownload and fileDelete: the last
+//     segment); the default path is then not served for that operation (404). An override of
+//     requestChat is ignored.
+//   - /sim/...: the control API (see below). It is never behind BasicAuth.
+//
+// Every Chat API operation is a POST with an application/x-www-form-urlencoded body (Request
+// Chat and file upload also accept multipart/form-data); query parameters are accepted too.
+// Another method answers 405, an unknown path 404, a body that does not parse 400; all with a
+// JSON envelope of statusCode 2 and errors. With BasicAuth set, missing or wrong credentials
+// answer 401 with a WWW-Authenticate header, before anything else happens (no fault consumed).
+//
+// # Order of checks for a request
+//
+//  1. Route (404), method (405), basic auth (401). The request is recorded (Requests), also when
+//     refused.
+//  2. Faults: the first injected fault whose Op and ChatID match is consumed and applies.
+//     httpStatus, reset, status1, status2 and malformedJSON answer at once without touching the
+//     chat (status2 with ChatEnded does end it); delay waits, then the request goes on normally;
+//     aliasChange, omitNextPosition and duplicateLast shape the normal answer.
+//  3. Required parameters: missing nickname (or firstName and lastName) on Request Chat, missing
+//     userId, secureKey or alias, message on send, pushUrl on pushUrl, nickname on
+//     updateNickname, or a transcriptPosition that is not a non-negative integer: HTTP 400,
+//     statusCode 2, an error whose advice names the parameter.
+//  4. The session: an unknown chat id answers statusCode 2, chatEnded true, error 8201. Then the
+//     idle timeout is evaluated (below). A wrong alias answers statusCode 1, error 102 ("alias …
+//     is not the current Chat Server") with no alias in the answer and no side effect. A wrong
+//     userId answers statusCode 2, error 8201; the chat goes on. A wrong secureKey answers
+//     statusCode 2, chatEnded true, error 8210: the client is removed at once (ParticipantLeft of
+//     the client) and the chat ends. A request that passes these checks updates the chat's
+//     LastRequest; a fault that answers at once does not.
+//  5. An ended chat: the first Refresh after the end answers statusCode 0, chatEnded true and the
+//     events from transcriptPosition (so the client sees the agent's last words and the end);
+//     every later call, and any other operation, answers statusCode 2, chatEnded true, error 8209.
+//     An answer that already told the client about the end (Disconnect, a wrong secureKey, a
+//     status2 fault with ChatEnded) counts as that first delivery.
+//
+// # Answers
+//
+// Every answer is application/json, a gms.Response: statusCode always; chatId, userId and alias
+// of the chat (the secureKey only on Request Chat); chatEnded true once the chat has ended.
+// Request Chat answers the first event (ParticipantJoined of the Client, participantId 1,
+// nickname the nickname or "First Last") and nextPosition 2, unless
+// Options.OmitNextPositionOnRequest. Event times (utcTime) are epoch milliseconds of
+// Options.Clock.
+//
+// Refresh and Send return the transcript delta for transcriptPosition p: the events with index
+// >= p and nextPosition = last index + 1; when there is none, nextPosition is p. Without
+// transcriptPosition, or with 0, no events are returned (the spec's assumed reading) and
+// nextPosition is the end of the transcript (last index + 1). The other operations answer
+// neither messages nor nextPosition.
+//
+// Client operations append to the transcript: send a Message (messageType echoed), startTyping
+// and stopTyping TypingStarted and TypingStopped (text: the optional message preview), pushUrl a
+// PushUrl, customNotice a CustomNotice, updateNickname a NicknameUpdated from the new nickname
+// (the chat's nickname changes), disconnect a ParticipantLeft of the client (the chat ends,
+// statusCode 0, chatEnded true). updateData merges userData; readReceipt only answers
+// statusCode 0; file/limits answers statusCode 0 with a top-level userData of limits; file
+// upload, download and delete answer statusCode 2 "not supported by the simulator".
+//
+// # Idle timeout
+//
+// With Options.IdleTimeout, a chat whose client made no request for longer than the timeout is
+// ended by the server: an IdleClose event from External, dated LastRequest + IdleTimeout. It is
+// evaluated lazily with Options.Clock (on each request of the chat, each snapshot and each
+// agent-side call), so a fake clock drives it.
+//
+// # Agent side
+//
+// AgentJoin, AgentMessage, AgentTyping, AgentPushURL, AgentLeave, Transfer, Notice and Close play
+// the agent. Agents get participant ids from 2 on; External events (notices, IdleClose) come
+// from {nickname "system", type External}. The current agent is the last one who joined and has
+// not left. Transfer without a current agent only joins the new one; Close makes every agent
+// present leave, then ends the chat.
+//
+// # Control API
+//
+// JSON over HTTP; errors are application/problem+json with a "detail".
+//
+//	GET    /sim/chats                 the Chat snapshots (never the secureKey)
+//	GET    /sim/chats/{id}            one Chat
+//	POST   /sim/chats/{id}/join       {"nickname","email"}    -> the Chat
+//	POST   /sim/chats/{id}/message    {"text"}
+//	POST   /sim/chats/{id}/typing     {"typing":bool}
+//	POST   /sim/chats/{id}/push       {"url"}
+//	POST   /sim/chats/{id}/leave
+//	POST   /sim/chats/{id}/transfer   {"nickname","email"}
+//	POST   /sim/chats/{id}/notice     {"text"}
+//	POST   /sim/chats/{id}/close
+//	GET    /sim/faults                the active faults, with their ids
+//	POST   /sim/faults                a Fault -> {"id":n}
+//	DELETE /sim/faults
+//	GET    /sim/requests              the recorded requests, secrets redacted
+//	DELETE /sim/requests
+//
+// An unknown chat is 404, an ended chat or an agent action without an agent 409. In
+// /sim/requests the secureKey form value and the Authorization and Proxy-Authorization headers
+// read "<redacted>"; Requests() in Go returns them as received.
+//
+// Secrets (secure keys, passwords) never appear in logs or error strings.
+package gmssim
