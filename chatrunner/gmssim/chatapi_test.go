@@ -419,7 +419,7 @@ func TestRoutingAndMethods(t *testing.T) {
 func TestEndpointOverrides(t *testing.T) {
 	c := newTC(t, Options{Overrides: map[gms.Operation]string{
 		gms.OpStartTyping: "typingStart",
-		gms.OpFileLimits:  "limits",
+		gms.OpFileLimits:  "limits2",
 	}})
 	g := c.g
 	s, _ := c.requestChat(nil)
@@ -427,8 +427,8 @@ func TestEndpointOverrides(t *testing.T) {
 	g.Expect(a.status).To(Equal(http.StatusOK))
 	g.Expect(a.resp.StatusCode).To(Equal(gms.StatusOK))
 	g.Expect(c.op(s, "startTyping", nil).status).To(Equal(http.StatusNotFound))
-	g.Expect(c.op(s, "limits", nil).resp.StatusCode).To(Equal(gms.StatusOK))
 	g.Expect(c.op(s, "file/limits", nil).status).To(Equal(http.StatusNotFound))
+	g.Expect(c.op(s, "file/limits2", nil).resp.StatusCode).To(Equal(gms.StatusOK), "the last segment is renamed")
 	g.Expect(c.op(s, "stopTyping", nil).status).To(Equal(http.StatusOK))
 	chat, _ := c.sim.Chat(s.chatID)
 	g.Expect(types(chat.Transcript)).To(Equal([]string{gms.EventParticipantJoined, gms.EventTypingStarted, gms.EventTypingStopped}))

@@ -9,8 +9,7 @@
 //   - {ContextPath}{serviceName}: Request Chat.
 //   - {ContextPath}{serviceName}/{chatId}/{path}: the operations of gms.SessionOperations, plus
 //     file (upload), file/{fileId}/download and file/{fileId}/delete. Options.Overrides replaces
-//     the path after the chat id of an operation (for fileDownload and fileDelete: the last
-//     segment); the default path is then not served for that operation (404). An override of
+//     the last segment of an operation's path (file/limits becomes file/<override>); the default path is then not served for that operation (404). An override of
 //     requestChat is ignored.
 //   - /sim/...: the control API (see below). It is never behind BasicAuth.
 //

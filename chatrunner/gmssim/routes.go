@@ -43,7 +43,11 @@ func buildRoutes(overrides map[gms.Operation]string) routes {
 		case gms.OpFileDelete:
 			rt.fileDelete = p
 		default:
-			if _, ok := paths[op]; ok {
+			if def, ok := paths[op]; ok {
+				// The override replaces the last segment: file/limits -> file/<override>.
+				if i := strings.LastIndex(def, "/"); i >= 0 {
+					p = def[:i+1] + p
+				}
 				paths[op] = p
 			}
 		}

@@ -1,0 +1,151 @@
+package gms
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// maxBodyBytes bounds the answer read: a transcript delta is far smaller.
+const maxBodyBytes = 8 << 20
+
+// attemptResult is the outcome of one attempt.
+type attemptResult struct {
+	// resp is the parsed envelope, nil when there was none.
+	resp *Response
+	// err is nil on success.
+	err *Error
+	// httpStatus is the HTTP status of the answer, 0 when none.
+	httpStatus int
+	// retryAfter is the server's Retry-After of a 429 or 503, 0 when none.
+	retryAfter time.Duration
+}
+
+// requestError is a request that could not be built: not retried.
+type requestError struct{ reason string }
+
+func (e *requestError) Error() string { return "build request: " + e.reason }
+
+// attempt POSTs form to endpoint once, within the attempt timeout, and classifies the
+// answer.
+func (c *Client) attempt(ctx context.Context, cfg *config, op Operation, endpoint, form string) attemptResult {
+	actx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	fail := func(httpStatus int, err error) attemptResult {
+		return attemptResult{err: &Error{Op: op, HTTPStatus: httpStatus, StatusCode: -1, Err: err}}
+	}
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, endpoint, strings.NewReader(form))
+	if err != nil {
+		// Not wrapped: its text would repeat the URL, which may carry credentials.
+		return fail(0, &requestError{reason: "invalid URL"})
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if c.auth != nil {
+		if err := c.auth.Authorize(actx, req); err != nil {
+			if ctx.Err() != nil {
+				return fail(0, &stoppedError{err: ctx.Err()})
+			}
+			return fail(0, &authError{err: err})
+		}
+	}
+	hr, err := c.http.Do(req)
+	if err != nil {
+		return fail(0, transportError(ctx, actx, cfg.timeout, err))
+	}
+	defer func() { _ = hr.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(hr.Body, maxBodyBytes+1))
+	if err != nil {
+		return fail(hr.StatusCode, transportError(ctx, actx, cfg.timeout, err))
+	}
+	var resp *Response
+	var decodeErr error
+	if len(body) > maxBodyBytes {
+		decodeErr = &decodeError{reason: fmt.Sprintf("body exceeds %d bytes", maxBodyBytes)}
+	} else {
+		resp, decodeErr = decodeEnvelope(body)
+	}
+	if is2xx(hr.StatusCode) {
+		switch {
+		case decodeErr != nil:
+			return fail(hr.StatusCode, decodeErr)
+		case resp.StatusCode == StatusOK:
+			return attemptResult{resp: resp, httpStatus: hr.StatusCode}
+		}
+		return attemptResult{resp: resp, err: &Error{
+			Op:         op,
+			HTTPStatus: hr.StatusCode,
+			StatusCode: resp.StatusCode,
+			ChatEnded:  resp.ChatEnded,
+			Errors:     resp.Errors,
+		}}
+	}
+	// A failed HTTP status: its body, when it is the envelope, explains it.
+	res := attemptResult{
+		err:        &Error{Op: op, HTTPStatus: hr.StatusCode, StatusCode: -1},
+		retryAfter: c.retryAfter(hr),
+	}
+	if decodeErr == nil {
+		res.resp = resp
+		res.err.StatusCode = resp.StatusCode
+		res.err.ChatEnded = resp.ChatEnded
+		res.err.Errors = resp.Errors
+	}
+	return res
+}
+
+// transportError classifies a failure to get a complete answer: the end of the caller's
+// context, the attempt timeout, or a network error.
+func transportError(ctx, actx context.Context, timeout time.Duration, err error) error {
+	if ctx.Err() != nil {
+		return &stoppedError{err: ctx.Err()}
+	}
+	if actx.Err() != nil {
+		return &timeoutError{after: timeout}
+	}
+	return err
+}
+
+// decodeEnvelope parses an answer's body. The envelope must be a JSON object with a
+// statusCode; unknown fields are ignored.
+func decodeEnvelope(body []byte) (*Response, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, &decodeError{reason: "empty body"}
+	}
+	resp := &Response{}
+	env := struct {
+		*Response
+		// StatusCode shadows the Response's, to tell a missing statusCode from 0.
+		StatusCode *int `json:"statusCode"`
+	}{Response: resp}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, &decodeError{reason: describeJSONError(err)}
+	}
+	if env.StatusCode == nil {
+		return nil, &decodeError{reason: "no statusCode"}
+	}
+	resp.StatusCode = *env.StatusCode
+	return resp, nil
+}
+
+// describeJSONError describes a JSON error without quoting the body.
+func describeJSONError(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("invalid JSON at offset %d", syntax.Offset)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return fmt.Sprintf("JSON %s where an object was expected", typ.Value)
+		}
+		return fmt.Sprintf("unexpected JSON %s in %s", typ.Value, typ.Field)
+	}
+	return "invalid JSON"
+}

@@ -1,0 +1,139 @@
+package gms
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// do calls op with form, retrying per the retry policy current at its start. With a
+// session, every attempt adds the session triple with the latest alias, and every parsed
+// answer is observed (its alias adopted). On failure it returns the last attempt's parsed
+// response, if any, and an *Error.
+func (c *Client) do(ctx context.Context, op Operation, s *Session, form url.Values) (*Response, error) {
+	resp, _, err := c.doCall(ctx, op, s, form)
+	return resp, err
+}
+
+// callInfo tells how a successful call went.
+type callInfo struct {
+	attempts   int
+	httpStatus int
+}
+
+// doCall is do, that also tells how a successful call went.
+func (c *Client) doCall(ctx context.Context, op Operation, s *Session, form url.Values) (*Response, callInfo, error) {
+	cfg := c.cfg.Load()
+	chatID, secureKey := "", ""
+	if s != nil {
+		chatID, secureKey = s.ChatID, s.SecureKey()
+	}
+	endpoint, err := cfg.endpoint(op, chatID)
+	if err != nil {
+		return nil, callInfo{}, err
+	}
+	maxAttempts := cfg.settings.Retry.attempts()
+	backoff := newBackoff(cfg.settings.Retry)
+	for attempt := 1; ; attempt++ {
+		body := form
+		if s != nil {
+			body = sessionForm(s, form)
+		}
+		start := c.clock.Now()
+		a := c.attempt(ctx, cfg, op, endpoint, body.Encode())
+		if a.err != nil {
+			a.err.Attempts = attempt
+			a.err.Errors = redactAPIErrors(a.err.Errors, secureKey)
+		}
+		if c.observer != nil {
+			if a.err != nil {
+				c.observer.Called(op, c.clock.Since(start), a.err)
+			} else {
+				c.observer.Called(op, c.clock.Since(start), nil)
+			}
+		}
+		if s != nil && a.resp != nil {
+			s.Observe(a.resp)
+		}
+		if a.err == nil {
+			return a.resp, callInfo{attempts: attempt, httpStatus: a.httpStatus}, nil
+		}
+		if attempt >= maxAttempts || !a.err.Retryable() {
+			return a.resp, callInfo{}, a.err
+		}
+		d := backoff.Step()
+		if a.retryAfter > d {
+			d = a.retryAfter
+		}
+		d = min(d, MaxRetryWait)
+		if c.observer != nil {
+			c.observer.Retried(op)
+		}
+		if err := c.sleep(ctx, d); err != nil {
+			stopped := *a.err
+			stopped.Err = &stoppedError{err: err}
+			return a.resp, callInfo{}, &stopped
+		}
+	}
+}
+
+// newBackoff returns the waits of p: InitialDelay, then each wait Multiplier times the
+// previous one, never above MaxRetryWait, without jitter.
+func newBackoff(p RetryPolicy) *wait.Backoff {
+	factor := p.Multiplier
+	if factor < 1 {
+		factor = 1
+	}
+	return &wait.Backoff{
+		Duration: max(p.InitialDelay, 0),
+		Factor:   factor,
+		Steps:    p.attempts(),
+		Cap:      MaxRetryWait,
+	}
+}
+
+// sleep waits d on the client's clock, or until ctx ends and returns its error.
+func (c *Client) sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d <= 0 {
+		return nil
+	}
+	t := c.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C():
+		return nil
+	}
+}
+
+// retryAfter reads the Retry-After of a 429 or 503 answer: seconds or an HTTP date.
+func (c *Client) retryAfter(r *http.Response) time.Duration {
+	if r.StatusCode != http.StatusTooManyRequests && r.StatusCode != http.StatusServiceUnavailable {
+		return 0
+	}
+	v := r.Header.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		switch {
+		case secs <= 0:
+			return 0
+		case secs >= int(MaxRetryWait/time.Second):
+			return MaxRetryWait
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		return min(max(at.Sub(c.clock.Now()), 0), MaxRetryWait)
+	}
+	return 0
+}
