@@ -1,0 +1,125 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
+)
+
+// Get returns a chat.
+func (m *Manager) Get(id string) (View, error) {
+	c, err := m.get(id)
+	if err != nil {
+		return View{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.view(), nil
+}
+
+// SendMessage sends the user's message to the agent.
+func (m *Manager) SendMessage(ctx context.Context, id, text, messageType string) error {
+	return m.call(ctx, id, "sending the message", func(sess *gms.Session, pos int) (*gms.Response, error) {
+		return m.opts.GMS.Send(ctx, sess, text, messageType, pos)
+	})
+}
+
+// Typing tells the agent that the user started or stopped typing.
+func (m *Manager) Typing(ctx context.Context, id string, typing bool) error {
+	return m.call(ctx, id, "sending typing", func(sess *gms.Session, _ int) (*gms.Response, error) {
+		if typing {
+			return m.opts.GMS.StartTyping(ctx, sess, "")
+		}
+		return m.opts.GMS.StopTyping(ctx, sess, "")
+	})
+}
+
+// Present forwards rich content to the agent as a pushed URL, when the gateway supports
+// present content. Genesys' pushUrl carries the URL only; the title stays with the bot.
+func (m *Manager) Present(ctx context.Context, id, url string) error {
+	if !m.Settings().SupportPresentContent {
+		if _, err := m.get(id); err != nil {
+			return err
+		}
+		return ErrPresentDisabled
+	}
+	return m.call(ctx, id, "pushing the URL", func(sess *gms.Session, _ int) (*gms.Response, error) {
+		return m.opts.GMS.PushURL(ctx, sess, url)
+	})
+}
+
+// call runs one user-side Genesys call on a chat that has a session and is not over. A
+// response's events and end of chat apply as a poll's would; a failed call is returned
+// to the caller, and ends the chat only when Genesys says it is over.
+func (m *Manager) call(ctx context.Context, id, what string, do func(*gms.Session, int) (*gms.Response, error)) error {
+	c, err := m.get(id)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	switch c.state {
+	case chatv1alpha1.ChatWaitingForAgent, chatv1alpha1.ChatConnected:
+	case chatv1alpha1.ChatRequesting:
+		c.mu.Unlock()
+		return &StateError{State: c.state, Detail: "the chat is not established on Genesys yet; retry shortly"}
+	default:
+		c.mu.Unlock()
+		return &StateError{State: c.state, Detail: "the chat is over"}
+	}
+	sess, pos := c.session, c.transcript.Position()
+	c.mu.Unlock()
+
+	resp, err := do(sess, pos)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if terminal(c.state) {
+		return err
+	}
+	if err := m.handle(c, resp, err); err != nil {
+		c.lastError = truncate(err.Error())
+		return fmt.Errorf("%s to Genesys: %w", what, err)
+	}
+	return nil
+}
+
+// Close ends a chat for the user: state Ended (UserClosed) at once, Disconnect on Genesys
+// in the background. Closing an ended chat returns it unchanged.
+func (m *Manager) Close(_ context.Context, id string) (View, error) {
+	c, err := m.get(id)
+	if err != nil {
+		return View{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if terminal(c.state) {
+		return c.view(), nil
+	}
+	m.finish(c, chatv1alpha1.ChatEnded, chatv1alpha1.EndUserClosed, "")
+	if sess := c.session; sess != nil { // a chat still requesting is disconnected when its request returns
+		go m.disconnect(c.id, sess)
+	}
+	return c.view(), nil
+}
+
+// Events returns a chat's events with seq > after, waiting up to wait for one when there
+// is none yet (a long poll). An ended chat with nothing new answers at once.
+func (m *Manager) Events(ctx context.Context, id string, after int64, wait time.Duration) ([]Event, error) {
+	c, err := m.get(id)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	evs, grew := c.events.after(after)
+	over := terminal(c.state)
+	c.mu.Unlock()
+	if len(evs) > 0 || over || !waitFor(ctx, m.clock, grew, wait) {
+		return evs, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	evs, _ = c.events.after(after)
+	return evs, nil
+}

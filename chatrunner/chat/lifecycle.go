@@ -1,0 +1,383 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
+)
+
+// Genesys error codes the engine reads.
+const (
+	// codeLoggedOut is Chat Server's "user was logged out" after an idle timeout.
+	codeLoggedOut = 8209
+)
+
+// capacityRetryAfter is the Retry-After of a full runner whose agents are all available.
+const capacityRetryAfter = 10 * time.Second
+
+// Escalate starts a chat for a bot's conversation. While a chat of the same conversation
+// is live it returns that chat and false; otherwise the new chat and true. The chat is
+// requested on Genesys in the background: it starts in state Requesting. Before Run has
+// started it waits for it, or for ctx.
+func (m *Manager) Escalate(ctx context.Context, e Escalation) (View, bool, error) {
+	select {
+	case <-m.running:
+	case <-ctx.Done():
+		return View{}, false, fmt.Errorf("waiting for the chat engine to run: %w", ctx.Err())
+	}
+	s := m.Settings()
+	if err := validate(s, e); err != nil {
+		return View{}, false, err
+	}
+	now := m.clock.Now()
+	m.mu.Lock()
+	if c, ok := m.byConversation[e.ConversationID]; ok {
+		m.mu.Unlock()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.view(), false, nil
+	}
+	m.agents.refresh(now, s.AvailabilityRefresh)
+	slot := m.agents.assign(s.MaxChatsPerAgent)
+	if slot < 0 {
+		err := &CapacityError{Capacity: m.agents.available() * s.MaxChatsPerAgent, RetryAfter: capacityRetryAfter}
+		if err.Capacity == 0 {
+			err.RetryAfter = max(time.Second, m.agents.refreshed.Add(s.AvailabilityRefresh).Sub(now))
+		}
+		m.mu.Unlock()
+		return View{}, false, err
+	}
+	c := &chat{
+		id:          m.newID(),
+		escalation:  e,
+		slot:        slot,
+		state:       chatv1alpha1.ChatRequesting,
+		requestTime: now,
+		transcript:  gms.NewTranscript(),
+		events:      newEventLog(),
+		agents:      map[int]Agent{},
+	}
+	m.chats[c.id] = c
+	m.byConversation[e.ConversationID] = c
+	c.elem = m.active.PushBack(c)
+	m.counts.add(chatv1alpha1.ChatRequesting, 1)
+	m.mu.Unlock()
+
+	c.mu.Lock()
+	m.observe(c, "")
+	v := c.view()
+	c.mu.Unlock()
+	m.notify()
+	go m.request(c)
+	return v, true, nil
+}
+
+// validate checks an escalation against the gateway.
+func validate(s *Settings, e Escalation) error {
+	switch {
+	case e.ConversationID == "":
+		return &InvalidError{Field: "conversationId", Detail: "is required"}
+	case e.Domain != s.Domain:
+		return &InvalidError{Field: "domain", Detail: "this gateway serves domain " + strconv.Quote(s.Domain) + ", not " + strconv.Quote(e.Domain)}
+	case s.Queue != "" && e.Queue != s.Queue:
+		return &InvalidError{Field: "queue", Detail: "this gateway serves escalation queue " + strconv.Quote(s.Queue) + ", not " + strconv.Quote(e.Queue)}
+	case nickname(e.User) == "":
+		return &InvalidError{Field: "user", Detail: "give user.name, or user.firstName and user.lastName"}
+	}
+	return nil
+}
+
+// nickname is the name the agent sees.
+func nickname(u User) string {
+	if n := strings.TrimSpace(u.Name); n != "" {
+		return n
+	}
+	return strings.TrimSpace(u.FirstName + " " + u.LastName)
+}
+
+// chatRequest is the Request Chat of an escalation: the user's names, the subject, the
+// attributes as userData, plus TimeZone and Locale when known.
+func chatRequest(e Escalation) gms.ChatRequest {
+	data := make(map[string]string, len(e.Attributes)+2)
+	for k, v := range e.Attributes {
+		data[k] = v
+	}
+	if tz := e.User.TimeZoneOffsetMinutes; tz != nil {
+		data[gms.TimeZoneKey] = strconv.Itoa(*tz)
+	}
+	if e.Locale != "" {
+		data["Locale"] = e.Locale
+	}
+	return gms.ChatRequest{
+		Nickname:     nickname(e.User),
+		FirstName:    e.User.FirstName,
+		LastName:     e.User.LastName,
+		Subject:      e.Subject,
+		EmailAddress: e.User.Email,
+		UserData:     data,
+	}
+}
+
+// request asks Genesys for the chat, then puts it on the poll schedule.
+func (m *Manager) request(c *chat) {
+	sess, resp, err := m.opts.GMS.RequestChat(m.base, chatRequest(c.escalation))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sess != nil {
+		c.session = sess
+	}
+	if terminal(c.state) { // closed by the user meanwhile
+		if sess != nil {
+			go m.disconnect(c.id, sess)
+		}
+		return
+	}
+	if err != nil {
+		if m.base.Err() != nil {
+			return
+		}
+		m.mu.Lock()
+		m.agents.markUnavailable(c.slot)
+		m.mu.Unlock()
+		m.fail(c, err)
+		return
+	}
+	m.setState(c, chatv1alpha1.ChatWaitingForAgent)
+	m.notice(c, CannedWaitingForAgent)
+	if m.handle(c, resp, nil); !terminal(c.state) {
+		m.sched.add(c)
+	}
+}
+
+// firePoll starts a chat's poll unless its previous one is still in flight.
+func (m *Manager) firePoll(c *chat, due time.Time) {
+	if !c.polling.CompareAndSwap(false, true) {
+		return
+	}
+	go m.poll(c, due)
+}
+
+// poll refreshes a chat's transcript and acts on it; it ends a chat no agent joined in
+// time.
+func (m *Manager) poll(c *chat, due time.Time) {
+	defer c.polling.Store(false)
+	if m.opts.PollLateness != nil {
+		m.opts.PollLateness(m.clock.Since(due))
+	}
+	s := m.Settings()
+	c.mu.Lock()
+	if terminal(c.state) {
+		c.mu.Unlock()
+		return
+	}
+	if c.state == chatv1alpha1.ChatWaitingForAgent && m.clock.Since(c.requestTime) >= s.EscalationTimeout {
+		sess := c.session
+		m.finish(c, chatv1alpha1.ChatEnded, chatv1alpha1.EndEscalationTimeout, "")
+		c.mu.Unlock()
+		m.disconnect(c.id, sess)
+		return
+	}
+	sess, pos := c.session, c.transcript.Position()
+	c.mu.Unlock()
+
+	resp, err := m.opts.GMS.Refresh(m.base, sess, pos)
+	if m.base.Err() != nil {
+		return // shutting down: the chat is not at fault
+	}
+	m.polled(err)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if terminal(c.state) {
+		return
+	}
+	if err := m.handle(c, resp, err); err != nil {
+		m.fail(c, err)
+	}
+}
+
+// polled records a poll's outcome in the runner's counters.
+func (m *Manager) polled(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err == nil {
+		m.counts.lastPoll = m.clock.Now()
+		if m.counts.lastError != "" {
+			m.counts.lastError = ""
+			m.notify()
+		}
+		return
+	}
+	if msg := truncate(err.Error()); msg != m.counts.lastError {
+		m.counts.lastError = msg
+		m.notify()
+	}
+}
+
+// handle applies a response's new events and its end of chat. It returns the call's error
+// when the chat goes on (for the caller to report or fail the chat), nil otherwise.
+func (m *Manager) handle(c *chat, resp *gms.Response, err error) error {
+	for _, e := range c.transcript.Accept(resp) {
+		m.apply(c, e)
+	}
+	var gerr *gms.Error
+	switch {
+	case terminal(c.state):
+		return nil
+	case errors.As(err, &gerr) && gerr.StatusCode == gms.StatusUnrecoverable && gerr.HTTPStatus/100 == 2:
+		// Genesys' own verdict on the chat; a proxy's 4xx is a failed call instead.
+		m.endByGenesys(c, gerr)
+		return nil
+	case err != nil:
+		return err
+	case resp != nil && resp.ChatEnded:
+		m.endByGenesys(c, nil)
+	}
+	return nil
+}
+
+// endByGenesys ends a chat Genesys ended: by the agent, by an idle timeout, or by an
+// error (gerr).
+func (m *Manager) endByGenesys(c *chat, gerr *gms.Error) {
+	s := m.Settings()
+	msg := ""
+	if gerr != nil {
+		msg = gerr.Error()
+	}
+	switch {
+	case c.idleClosed || gerr != nil && hasCode(gerr, codeLoggedOut):
+		m.finish(c, chatv1alpha1.ChatEnded, chatv1alpha1.EndIdleTimeout, msg)
+	case gerr != nil:
+		m.finish(c, transferOr(s, chatv1alpha1.ChatFailed), chatv1alpha1.EndGenesysError, gerr.Error())
+	default:
+		m.finish(c, transferOr(s, chatv1alpha1.ChatEnded), chatv1alpha1.EndAgentClosed, "")
+	}
+}
+
+// fail ends a chat whose Genesys calls failed after every retry, and disconnects it on a
+// best-effort basis.
+func (m *Manager) fail(c *chat, err error) {
+	m.log.Info("Failed chat after retries", "chat", c.id, "error", err.Error())
+	m.finish(c, transferOr(m.Settings(), chatv1alpha1.ChatFailed), chatv1alpha1.EndGenesysError, err.Error())
+	if sess := c.session; sess != nil {
+		go m.disconnect(c.id, sess)
+	}
+}
+
+// transferOr is Transferred when the gateway hands chats back to the bot, else state.
+func transferOr(s *Settings, state chatv1alpha1.ChatState) chatv1alpha1.ChatState {
+	if s.TransferBackOnAgentClose {
+		return chatv1alpha1.ChatTransferred
+	}
+	return state
+}
+
+func hasCode(e *gms.Error, code int) bool {
+	for _, x := range e.Errors {
+		if x.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// disconnect ends a chat on Genesys, with retries; a failure is logged, not reported to
+// the chat (it has ended for the user already).
+func (m *Manager) disconnect(id string, sess *gms.Session) {
+	if sess == nil {
+		return
+	}
+	if _, err := m.opts.GMS.Disconnect(m.base, sess); err != nil && m.base.Err() == nil {
+		m.log.Info("Failed to disconnect chat on Genesys", "chat", id, "error", err.Error())
+	}
+}
+
+// setState moves a live chat to another live state; called with c.mu held.
+func (m *Manager) setState(c *chat, to chatv1alpha1.ChatState) {
+	from := c.state
+	c.state = to
+	m.mu.Lock()
+	m.counts.move(from, to)
+	m.mu.Unlock()
+	m.observe(c, from)
+	m.notify()
+}
+
+// finish ends a chat; called with c.mu held.
+func (m *Manager) finish(c *chat, to chatv1alpha1.ChatState, reason chatv1alpha1.ChatEndReason, errMsg string) {
+	from := c.state
+	c.state, c.endReason, c.endTime = to, reason, m.clock.Now()
+	if errMsg != "" {
+		c.lastError = truncate(errMsg)
+	}
+	m.sched.remove(c)
+	m.mu.Lock()
+	m.counts.move(from, to)
+	m.agents.release(c.slot)
+	if m.byConversation[c.escalation.ConversationID] == c {
+		delete(m.byConversation, c.escalation.ConversationID)
+	}
+	m.active.Remove(c.elem)
+	m.ended = append(m.ended, c)
+	m.mu.Unlock()
+
+	switch {
+	case to == chatv1alpha1.ChatTransferred:
+		m.notice(c, CannedConversationTransferred)
+	case to == chatv1alpha1.ChatFailed:
+		m.notice(c, CannedTechnicalError)
+	case reason == chatv1alpha1.EndEscalationTimeout:
+		m.notice(c, CannedNoAgentAvailable)
+	case reason != chatv1alpha1.EndUserClosed:
+		m.notice(c, CannedConversationClosed)
+	}
+	kind := map[chatv1alpha1.ChatState]string{
+		chatv1alpha1.ChatEnded:       KindEnded,
+		chatv1alpha1.ChatTransferred: KindTransferred,
+		chatv1alpha1.ChatFailed:      KindFailed,
+	}[to]
+	c.events.append(Event{Kind: kind, Time: c.endTime, Reason: reason, Error: c.lastError})
+	m.observe(c, from)
+	m.notify()
+}
+
+// observe tells the observers of a chat's transition; called with c.mu held.
+func (m *Manager) observe(c *chat, from chatv1alpha1.ChatState) {
+	t := Transition{
+		ChatID:         c.id,
+		ConversationID: c.escalation.ConversationID,
+		From:           from,
+		To:             c.state,
+		Agent:          c.agent.Name,
+	}
+	if c.session != nil {
+		t.GenesysChatID = c.session.ChatID
+	}
+	if terminal(c.state) {
+		t.Reason, t.Error = c.endReason, c.lastError
+	}
+	for _, o := range m.opts.Observers {
+		o.Transitioned(t)
+	}
+}
+
+// notice appends a canned message to a chat's events; called with c.mu held.
+func (m *Manager) notice(c *chat, key chatv1alpha1.CannedMessageKey) {
+	s := m.Settings()
+	c.events.append(Event{Kind: KindNotice, Time: m.clock.Now(), Canned: key, Text: s.Canned(key, c.agent.Name)})
+}
+
+// maxErrorLength bounds error texts in the status (the CRD's MaxLength).
+const maxErrorLength = 1024
+
+func truncate(s string) string {
+	if len(s) <= maxErrorLength {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxErrorLength-3], "") + "..."
+}

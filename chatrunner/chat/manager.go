@@ -1,0 +1,212 @@
+package chat
+
+import (
+	"container/list"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/utils/clock"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
+)
+
+// GMS is what the engine calls on Genesys; *gms.Client implements it.
+type GMS interface {
+	RequestChat(ctx context.Context, req gms.ChatRequest) (*gms.Session, *gms.Response, error)
+	Refresh(ctx context.Context, s *gms.Session, position int) (*gms.Response, error)
+	Send(ctx context.Context, s *gms.Session, text, messageType string, position int) (*gms.Response, error)
+	StartTyping(ctx context.Context, s *gms.Session, preview string) (*gms.Response, error)
+	StopTyping(ctx context.Context, s *gms.Session, preview string) (*gms.Response, error)
+	Disconnect(ctx context.Context, s *gms.Session) (*gms.Response, error)
+	PushURL(ctx context.Context, s *gms.Session, url string) (*gms.Response, error)
+}
+
+// Options configure a Manager.
+type Options struct {
+	// GMS is the gateway's Chat API client.
+	GMS GMS
+	// Settings are the initial settings.
+	Settings Settings
+	// Clock drives polls, timeouts and timestamps; the real clock when nil.
+	Clock clock.WithTicker
+	// Log receives the engine's logs; never a secure key.
+	Log logr.Logger
+	// Observers learn of every chat transition (events, metrics).
+	Observers []Observer
+	// IDPrefix starts every chat id, so that any runner can tell which one owns a chat
+	// (the runner's ordinal).
+	IDPrefix string
+	// Retention keeps ended chats readable through the API this long; 10 minutes when 0.
+	Retention time.Duration
+	// PollLateness observes how late each poll started; optional.
+	PollLateness func(time.Duration)
+}
+
+// maxStatusChats bounds the chats of a runner's status entry (the CRD's MaxItems).
+const maxStatusChats = 20
+
+// retryAfterFull is the Retry-After of an escalation refused for capacity when no agent
+// refresh is due sooner.
+const retryAfterFull = 30 * time.Second
+
+// Manager runs every chat of one runner.
+type Manager struct {
+	opts     Options
+	clock    clock.WithTicker
+	log      logr.Logger
+	settings atomic.Pointer[Settings]
+	sched    *scheduler
+	changed  chan struct{}
+
+	// base is the context of calls that outlive a request (request chat, polls,
+	// disconnects): Run's.
+	base    context.Context
+	running chan struct{}
+
+	mu             sync.Mutex
+	chats          map[string]*chat
+	byConversation map[string]*chat
+	active         *list.List // live chats, oldest first
+	ended          []*chat    // ended chats, oldest first, until retention passes
+	agents         agentPool
+	counts         counts
+}
+
+// counts are a runner's chat counters.
+type counts struct {
+	waiting, connected int
+	endedTotal         int64
+	failedTotal        int64
+	lastPoll           time.Time
+	lastError          string
+}
+
+// NewManager returns a manager; Run starts it.
+func NewManager(opts Options) *Manager {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 10 * time.Minute
+	}
+	m := &Manager{
+		opts:           opts,
+		clock:          opts.Clock,
+		log:            opts.Log,
+		changed:        make(chan struct{}, 1),
+		running:        make(chan struct{}),
+		chats:          map[string]*chat{},
+		byConversation: map[string]*chat{},
+		active:         list.New(),
+	}
+	m.sched = newScheduler(m.clock, opts.Settings.PollInterval, m.firePoll)
+	m.Configure(opts.Settings)
+	m.agents.refreshed = m.clock.Now()
+	return m
+}
+
+// Configure applies new settings to running and future chats.
+func (m *Manager) Configure(s Settings) {
+	if s.PollInterval <= 0 {
+		s.PollInterval = defaultPollInterval
+	}
+	m.settings.Store(&s)
+	m.sched.setInterval(s.PollInterval)
+	m.mu.Lock()
+	m.agents.resize(s.Agents)
+	m.mu.Unlock()
+	m.notify()
+}
+
+// Settings returns the current settings.
+func (m *Manager) Settings() *Settings { return m.settings.Load() }
+
+// Changed signals (coalesced) that the runner's status changed.
+func (m *Manager) Changed() <-chan struct{} { return m.changed }
+
+// Run polls chats until ctx ends. Chats still live then are left to Genesys' idle timeout.
+func (m *Manager) Run(ctx context.Context) error {
+	m.base = ctx
+	close(m.running)
+	sweep := m.clock.NewTicker(time.Minute)
+	defer sweep.Stop()
+	go m.sched.run(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sweep.C():
+			m.sweep()
+		}
+	}
+}
+
+// notify signals a status change without blocking.
+func (m *Manager) notify() {
+	select {
+	case m.changed <- struct{}{}:
+	default:
+	}
+}
+
+// get returns a chat by id.
+func (m *Manager) get(id string) (*chat, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.chats[id]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return c, nil
+}
+
+// newID returns a chat id: the runner's prefix and 16 random hex digits.
+func (m *Manager) newID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	if m.opts.IDPrefix == "" {
+		return hex.EncodeToString(b)
+	}
+	return m.opts.IDPrefix + "-" + hex.EncodeToString(b)
+}
+
+// sweep forgets ended chats older than the retention, and re-announces agents.
+func (m *Manager) sweep() {
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.agents.refresh(now, m.Settings().AvailabilityRefresh)
+	n := 0
+	for n < len(m.ended) && now.Sub(m.ended[n].endTime) > m.opts.Retention {
+		delete(m.chats, m.ended[n].id)
+		n++
+	}
+	m.ended = append(m.ended[:0:0], m.ended[n:]...)
+}
+
+// count moves a chat between the counters; called with m.mu held.
+func (c *counts) move(from, to chatv1alpha1.ChatState) {
+	c.add(from, -1)
+	c.add(to, 1)
+	switch to {
+	case chatv1alpha1.ChatEnded, chatv1alpha1.ChatTransferred:
+		c.endedTotal++
+	case chatv1alpha1.ChatFailed:
+		c.failedTotal++
+	}
+}
+
+func (c *counts) add(s chatv1alpha1.ChatState, d int) {
+	switch s {
+	case chatv1alpha1.ChatRequesting, chatv1alpha1.ChatWaitingForAgent:
+		c.waiting += d
+	case chatv1alpha1.ChatConnected:
+		c.connected += d
+	}
+}

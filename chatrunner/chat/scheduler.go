@@ -1,0 +1,160 @@
+package chat
+
+import (
+	"container/heap"
+	"context"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
+)
+
+// scheduler polls every chat at a fixed rate on one timer. Each chat keeps a phase inside
+// the interval, derived from its id, so chats escalated together do not poll together
+// (no thundering herd), and each next poll is due one interval after the previous due
+// time, not after the previous poll ended (no drift). A chat still busy when due is
+// skipped, not queued: a slow Genesys never builds a backlog.
+type scheduler struct {
+	clock clock.WithTicker
+	fire  func(c *chat, due time.Time)
+
+	mu       sync.Mutex
+	interval time.Duration
+	queue    dueQueue
+	wake     chan struct{}
+}
+
+func newScheduler(clk clock.WithTicker, interval time.Duration, fire func(*chat, time.Time)) *scheduler {
+	return &scheduler{clock: clk, fire: fire, interval: interval, wake: make(chan struct{}, 1)}
+}
+
+// entry is a chat's place in the schedule.
+type entry struct {
+	chat  *chat
+	due   time.Time
+	index int
+}
+
+// setInterval changes the interval; each chat's next poll stays, the ones after follow.
+func (s *scheduler) setInterval(d time.Duration) {
+	s.mu.Lock()
+	s.interval = d
+	s.mu.Unlock()
+}
+
+// add schedules a chat's first poll at its phase within the next interval.
+func (s *scheduler) add(c *chat) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	due := now.Truncate(s.interval).Add(phase(c.id, s.interval))
+	if !due.After(now) {
+		due = due.Add(s.interval)
+	}
+	e := &entry{chat: c, due: due}
+	c.entry = e
+	heap.Push(&s.queue, e)
+	s.poke()
+}
+
+// remove takes a chat off the schedule.
+func (s *scheduler) remove(c *chat) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := c.entry; e != nil && e.index >= 0 {
+		heap.Remove(&s.queue, e.index)
+	}
+	c.entry = nil
+}
+
+// len is the number of scheduled chats.
+func (s *scheduler) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queue.Len()
+}
+
+func (s *scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run fires due polls until ctx ends.
+func (s *scheduler) run(ctx context.Context) {
+	type firing struct {
+		c   *chat
+		due time.Time
+	}
+	var due []firing
+	for {
+		s.mu.Lock()
+		now := s.clock.Now()
+		due = due[:0]
+		for s.queue.Len() > 0 && !s.queue[0].due.After(now) {
+			e := s.queue[0]
+			due = append(due, firing{e.chat, e.due})
+			e.due = nextDue(e.due, now, s.interval)
+			heap.Fix(&s.queue, 0)
+		}
+		wait := time.Hour
+		if s.queue.Len() > 0 {
+			wait = s.queue[0].due.Sub(now)
+		}
+		s.mu.Unlock()
+		for _, f := range due {
+			s.fire(f.c, f.due)
+		}
+		t := s.clock.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-s.wake:
+		case <-t.C():
+		}
+		t.Stop()
+	}
+}
+
+// nextDue is the first time after now in step with due.
+func nextDue(due, now time.Time, interval time.Duration) time.Time {
+	next := due.Add(interval)
+	if next.After(now) {
+		return next
+	}
+	behind := now.Sub(next)/interval + 1
+	return next.Add(behind * interval)
+}
+
+// phase spreads chats over the interval by their id.
+func phase(id string, interval time.Duration) time.Duration {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(id))
+	return time.Duration(h.Sum64() % uint64(interval))
+}
+
+// dueQueue is a min-heap of entries by due time.
+type dueQueue []*entry
+
+func (q dueQueue) Len() int           { return len(q) }
+func (q dueQueue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+func (q dueQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+func (q *dueQueue) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*q)
+	*q = append(*q, e)
+}
+func (q *dueQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	e.index = -1
+	*q = old[:len(old)-1]
+	return e
+}

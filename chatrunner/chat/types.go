@@ -1,0 +1,137 @@
+package chat
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+)
+
+// Escalation is a bot's request to hand a conversation to an agent.
+type Escalation struct {
+	// ConversationID is the bot's id of the conversation; the idempotency key.
+	ConversationID string
+	// Domain must equal the gateway's domain.
+	Domain string
+	// Queue must equal the gateway's escalation queue when it has one.
+	Queue string
+	// User is the end user.
+	User User
+	// Subject of the chat.
+	Subject string
+	// Attributes are sent to Genesys as userData.
+	Attributes map[string]string
+	// Locale is the user's locale, passed on as userData[Locale].
+	Locale string
+}
+
+// User is the end user of an escalation.
+type User struct {
+	FirstName string
+	LastName  string
+	// Name is the nickname; "FirstName LastName" when empty.
+	Name  string
+	Email string
+	// TimeZoneOffsetMinutes is the user's offset from UTC, when known.
+	TimeZoneOffsetMinutes *int
+}
+
+// View is a chat as the escalation API shows it.
+type View struct {
+	ID             string
+	ConversationID string
+	GenesysChatID  string
+	State          chatv1alpha1.ChatState
+	Agent          Agent
+	RequestTime    time.Time
+	ConnectTime    time.Time
+	EndTime        time.Time
+	EndReason      chatv1alpha1.ChatEndReason
+	LastError      string
+}
+
+// Agent is the agent of a chat as the user sees it.
+type Agent struct {
+	Name  string
+	Email string
+}
+
+// Event kinds of the escalation API's event stream.
+const (
+	KindAgentJoined   = "agentJoined"
+	KindAgentLeft     = "agentLeft"
+	KindMessage       = "message"
+	KindTypingStarted = "typingStarted"
+	KindTypingStopped = "typingStopped"
+	KindPushURL       = "pushUrl"
+	KindNotice        = "notice"
+	KindEnded         = "ended"
+	KindTransferred   = "transferred"
+	KindFailed        = "failed"
+)
+
+// Event is one agent-side event of a chat, numbered per chat from 1 without gaps.
+type Event struct {
+	Seq  int64     `json:"seq"`
+	Kind string    `json:"kind"`
+	Time time.Time `json:"time"`
+	// Agent is the agent's display name per agentOverride.
+	Agent string `json:"agent,omitempty"`
+	// Text of a message or notice.
+	Text string `json:"text,omitempty"`
+	// MessageType echoes a message's type.
+	MessageType string `json:"messageType,omitempty"`
+	// URL of a pushed URL.
+	URL string `json:"url,omitempty"`
+	// Canned names the canned message a notice carries.
+	Canned chatv1alpha1.CannedMessageKey `json:"canned,omitempty"`
+	// Reason of ended, transferred and failed.
+	Reason chatv1alpha1.ChatEndReason `json:"reason,omitempty"`
+	// Error of failed and transferred after an error.
+	Error string `json:"error,omitempty"`
+}
+
+// Errors the engine returns to the escalation API.
+var (
+	// ErrNotFound: no chat with that id on this runner.
+	ErrNotFound = errors.New("chat not found")
+	// ErrPresentDisabled: the gateway does not forward present content.
+	ErrPresentDisabled = errors.New("present content is not supported by this gateway (spec.supportPresentContent is false)")
+)
+
+// InvalidError is an escalation or call the gateway's configuration refuses.
+type InvalidError struct {
+	// Field is the offending field, as the API names it.
+	Field  string
+	Detail string
+}
+
+func (e *InvalidError) Error() string { return e.Field + ": " + e.Detail }
+
+// StateError is a call the chat's state does not allow (a message to an ended chat).
+type StateError struct {
+	State  chatv1alpha1.ChatState
+	Detail string
+}
+
+func (e *StateError) Error() string { return fmt.Sprintf("chat is %s: %s", e.State, e.Detail) }
+
+// CapacityError refuses an escalation beyond the runner's capacity.
+type CapacityError struct {
+	Capacity   int
+	RetryAfter time.Duration
+}
+
+func (e *CapacityError) Error() string {
+	return fmt.Sprintf("the gateway is at its capacity of %d chats on this runner", e.Capacity)
+}
+
+// terminal reports whether a state is final.
+func terminal(s chatv1alpha1.ChatState) bool {
+	switch s {
+	case chatv1alpha1.ChatEnded, chatv1alpha1.ChatTransferred, chatv1alpha1.ChatFailed:
+		return true
+	}
+	return false
+}
