@@ -20,46 +20,18 @@ const (
 	configMapIndex = ".spec.configMapNames"
 )
 
-// reference is an object a gateway needs: where the spec names it, what it is, and the
-// keys it must hold. The operator checks references before it runs runners; it never
-// reads or reports their values.
-type reference struct {
-	field string // the spec field naming it, e.g. spec.connection.basicAuth.secretRef
-	kind  string // Secret or ConfigMap
-	name  string
-	keys  []string
-}
+// reference is an object a gateway needs (see render.Reference).
+type reference = render.Reference
 
 // references lists what a gateway references, in a stable order.
-func references(gw *chatv1alpha1.GenesysGateway) []reference {
-	var refs []reference
-	conn := gw.Spec.Connection
-	if a := conn.BasicAuth; a != nil {
-		refs = append(refs, reference{"spec.connection.basicAuth.secretRef", "Secret", string(a.SecretRef.Name), []string{"username", "password"}})
-	}
-	if m := conn.MicrosoftClientCredentials; m != nil {
-		refs = append(refs, reference{"spec.connection.microsoftClientCredentials.certificateSecretRef", "Secret", string(m.CertificateSecretRef.Name), []string{"tls.crt"}})
-		if p := m.PrivateKeyPasswordSecretRef; p != nil {
-			refs = append(refs, reference{"spec.connection.microsoftClientCredentials.privateKeyPasswordSecretRef", "Secret", string(p.Name), []string{"password"}})
-		}
-	}
-	tokenField := "spec.runner.escalationTokenSecretRef"
-	if gw.Spec.Runner.EscalationTokenSecretRef == nil {
-		tokenField = "status.escalationTokenSecretName (generated)"
-	}
-	refs = append(refs, reference{tokenField, "Secret", render.TokenSecretName(gw), []string{render.TokenKey}})
-	if d := gw.Spec.AgentDirectory; d != nil {
-		refs = append(refs, reference{"spec.agentDirectory", "ConfigMap", string(d.Name), []string{d.Key}})
-	}
-	return refs
-}
+func references(gw *chatv1alpha1.GenesysGateway) []reference { return render.References(gw) }
 
 // namesOf returns the names of the references of one kind.
 func namesOf(refs []reference, kind string) []string {
 	var names []string
 	for _, r := range refs {
-		if r.kind == kind {
-			names = append(names, r.name)
+		if r.Kind == kind {
+			names = append(names, r.Name)
 		}
 	}
 	return names
@@ -90,17 +62,17 @@ type referenceProblem struct {
 // an error when the API server could not be asked.
 func resolve(ctx context.Context, reader client.Reader, namespace string, refs []reference) (*referenceProblem, error) {
 	for _, ref := range refs {
-		key := types.NamespacedName{Namespace: namespace, Name: ref.name}
+		key := types.NamespacedName{Namespace: namespace, Name: ref.Name}
 		var data map[string]bool
-		switch ref.kind {
+		switch ref.Kind {
 		case "Secret":
 			s := &corev1.Secret{}
 			if err := reader.Get(ctx, key, s); err != nil {
 				if apierrors.IsNotFound(err) {
 					return &referenceProblem{chatv1alpha1.SecretNotFoundReason,
-						fmt.Sprintf("Secret %q named by %s not found", ref.name, ref.field)}, nil
+						fmt.Sprintf("Secret %q named by %s not found", ref.Name, ref.Field)}, nil
 				}
-				return nil, fmt.Errorf("reading Secret %q: %w", ref.name, err)
+				return nil, fmt.Errorf("reading Secret %q: %w", ref.Name, err)
 			}
 			data = keysOf(s.Data, nil)
 		case "ConfigMap":
@@ -108,16 +80,16 @@ func resolve(ctx context.Context, reader client.Reader, namespace string, refs [
 			if err := reader.Get(ctx, key, cm); err != nil {
 				if apierrors.IsNotFound(err) {
 					return &referenceProblem{chatv1alpha1.ConfigMapNotFoundReason,
-						fmt.Sprintf("ConfigMap %q named by %s not found", ref.name, ref.field)}, nil
+						fmt.Sprintf("ConfigMap %q named by %s not found", ref.Name, ref.Field)}, nil
 				}
-				return nil, fmt.Errorf("reading ConfigMap %q: %w", ref.name, err)
+				return nil, fmt.Errorf("reading ConfigMap %q: %w", ref.Name, err)
 			}
 			data = keysOf(cm.BinaryData, cm.Data)
 		}
-		for _, k := range ref.keys {
+		for _, k := range ref.Keys {
 			if !data[k] {
-				return &referenceProblem{missingKeyReasons[ref.kind],
-					fmt.Sprintf("%s %q named by %s has no key %q", ref.kind, ref.name, ref.field, k)}, nil
+				return &referenceProblem{missingKeyReasons[ref.Kind],
+					fmt.Sprintf("%s %q named by %s has no key %q", ref.Kind, ref.Name, ref.Field, k)}, nil
 			}
 		}
 	}
