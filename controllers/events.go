@@ -1,6 +1,9 @@
 package controllers
 
 import (
+	"fmt"
+	"unicode/utf8"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -8,9 +11,29 @@ import (
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 )
 
-// event records an event on the gateway. Notes never hold a credential.
+// eventGenesysRecovered is the reason of the event of GenesysReachable turning True again.
+const eventGenesysRecovered = "GenesysRecovered"
+
+// maxNoteLength is the events.k8s.io limit of an event's note, in bytes.
+const maxNoteLength = 1024
+
+// event records an event on the gateway, its note cut to the API's limit. Notes never
+// hold a credential.
 func (r *GatewayReconciler) event(gw *chatv1alpha1.GenesysGateway, eventType, reason, note string, args ...any) {
-	r.Recorder.Eventf(gw, nil, eventType, reason, "Reconcile", note, args...)
+	r.Recorder.Eventf(gw, nil, eventType, reason, "Reconcile", "%s", truncateNote(fmt.Sprintf(note, args...)))
+}
+
+// truncateNote cuts a note to maxNoteLength bytes at a character boundary, marking the cut.
+func truncateNote(note string) string {
+	if len(note) <= maxNoteLength {
+		return note
+	}
+	const ellipsis = "…"
+	cut := maxNoteLength - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(note[cut]) {
+		cut--
+	}
+	return note[:cut] + ellipsis
 }
 
 // recordReadyTransition records an event when Ready changes: its status, its reason, or
@@ -30,4 +53,21 @@ func (r *GatewayReconciler) recordReadyTransition(gw *chatv1alpha1.GenesysGatewa
 		eventType = corev1.EventTypeWarning
 	}
 	r.event(gw, eventType, now.Reason, "%s", now.Message)
+}
+
+// recordGenesysTransition records an event when GenesysReachable turns False (a Warning
+// naming the failing runners) and when it turns True again after being False.
+func (r *GatewayReconciler) recordGenesysTransition(gw *chatv1alpha1.GenesysGateway, before []metav1.Condition) {
+	now := meta.FindStatusCondition(gw.Status.Conditions, chatv1alpha1.GenesysReachableCondition)
+	if now == nil {
+		return
+	}
+	was := meta.FindStatusCondition(before, chatv1alpha1.GenesysReachableCondition)
+	wasFalse := was != nil && was.Status == metav1.ConditionFalse
+	switch {
+	case now.Status == metav1.ConditionFalse && !wasFalse:
+		r.event(gw, corev1.EventTypeWarning, chatv1alpha1.GenesysUnreachableReason, "%s", now.Message)
+	case now.Status == metav1.ConditionTrue && wasFalse:
+		r.event(gw, corev1.EventTypeNormal, eventGenesysRecovered, "%s", now.Message)
+	}
 }

@@ -76,12 +76,16 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if recErr != nil && !errors.Is(recErr, reconcile.TerminalError(nil)) {
 		markReady(gw, metav1.ConditionFalse, chatv1alpha1.ReconciliationFailedReason, recErr.Error())
 	}
-	sumRunners(&gw.Status)
+	if err := r.observeRunnerEntries(ctx, gw); err != nil {
+		// Not a problem of the gateway: Ready stays as it is, the removal is retried.
+		recErr = errors.Join(recErr, err)
+	}
 	gw.Status.ObservedGeneration = gw.Generation
 	if err := r.writeStatus(ctx, gw, before); err != nil {
 		return ctrl.Result{}, errors.Join(recErr, err)
 	}
 	r.recordReadyTransition(gw, before.Conditions)
+	r.recordGenesysTransition(gw, before.Conditions)
 	if ready := meta.FindStatusCondition(gw.Status.Conditions, chatv1alpha1.ReadyCondition); ready != nil {
 		log.V(1).Info("Reconciled gateway", "ready", ready.Status, "reason", ready.Reason)
 	}

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -17,14 +18,15 @@ import (
 	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
 )
 
-// operatorConditions are the condition types the operator owns. Others (GenesysReachable)
-// belong to the runners and are never written by the operator.
+// operatorConditions are the condition types the operator owns, GenesysReachable included:
+// the operator derives it from the runners' entries. The operator never writes others.
 var operatorConditions = []string{
 	chatv1alpha1.ReadyCondition,
 	chatv1alpha1.ReconcilingCondition,
 	chatv1alpha1.StalledCondition,
 	chatv1alpha1.CredentialsReadyCondition,
 	chatv1alpha1.RunnersAvailableCondition,
+	chatv1alpha1.GenesysReachableCondition,
 }
 
 // setCondition sets a condition for the gateway's current generation; its transition
@@ -80,7 +82,8 @@ func observeRunners(gw *chatv1alpha1.GenesysGateway, sts *appsv1.StatefulSet) {
 	markProgressing(gw, msg)
 }
 
-// sumRunners makes the gateway's counters the sums of its runners' entries.
+// sumRunners makes the gateway's counters the sums of its runners' entries (the live ones:
+// see observeRunnerEntries).
 func sumRunners(st *chatv1alpha1.GenesysGatewayStatus) {
 	var sum chatv1alpha1.ChatCounters
 	for _, r := range st.Runners {
@@ -97,17 +100,13 @@ func sumRunners(st *chatv1alpha1.GenesysGatewayStatus) {
 }
 
 // writeStatus writes the gateway's status once, by server-side apply of the fields the
-// operator owns, and not at all when nothing changed. Runner entries and runner-owned
-// conditions are left to the runners' own field managers.
+// operator owns, and not at all when none of them changed. Runner entries are left to
+// the runners' own field managers.
 func (r *GatewayReconciler) writeStatus(ctx context.Context, gw *chatv1alpha1.GenesysGateway, before *chatv1alpha1.GenesysGatewayStatus) error {
-	if equality.Semantic.DeepEqual(before, &gw.Status) {
+	st := operatorStatus(&gw.Status)
+	if equality.Semantic.DeepEqual(operatorStatus(before), st) {
 		return nil
 	}
-	st := gw.Status.DeepCopy()
-	st.Runners = nil
-	st.Conditions = slices.DeleteFunc(st.Conditions, func(c metav1.Condition) bool {
-		return !slices.Contains(operatorConditions, c.Type)
-	})
 	fields, err := runtime.DefaultUnstructuredConverter.ToUnstructured(st)
 	if err != nil {
 		return fmt.Errorf("converting status: %w", err)
@@ -120,4 +119,19 @@ func (r *GatewayReconciler) writeStatus(ctx context.Context, gw *chatv1alpha1.Ge
 		return fmt.Errorf("writing status: %w", err)
 	}
 	return nil
+}
+
+// operatorStatus is the part of a status the operator owns: all but the runner entries
+// and conditions of other types. Its conditions are in the order of operatorConditions, so
+// that one removed and set again (Reconciling) does not count as a change.
+func operatorStatus(status *chatv1alpha1.GenesysGatewayStatus) *chatv1alpha1.GenesysGatewayStatus {
+	st := status.DeepCopy()
+	st.Runners = nil
+	st.Conditions = slices.DeleteFunc(st.Conditions, func(c metav1.Condition) bool {
+		return !slices.Contains(operatorConditions, c.Type)
+	})
+	slices.SortFunc(st.Conditions, func(a, b metav1.Condition) int {
+		return cmp.Compare(slices.Index(operatorConditions, a.Type), slices.Index(operatorConditions, b.Type))
+	})
+	return st
 }

@@ -58,6 +58,8 @@ var _ = BeforeSuite(func() {
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
+	// RBAC as on a real cluster: the runner of the chat specs acts as its ServiceAccount.
+	testEnv.ControlPlane.GetAPIServer().Configure().Set("authorization-mode", "RBAC")
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		// Run from an IDE: use what `make envtest` built.
 		dirs, _ := filepath.Glob(filepath.Join("..", "bin", "k8s", "*"))

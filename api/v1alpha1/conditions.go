@@ -17,8 +17,11 @@ const (
 	// RunnersAvailableCondition is True when every desired runner pod is ready; present
 	// only while the gateway is deployed.
 	RunnersAvailableCondition = "RunnersAvailable"
-	// GenesysReachableCondition is True when the runners' Chat API calls succeed; the
-	// runners set it.
+	// GenesysReachableCondition is True when the runners' Chat API calls succeed. The
+	// operator derives it from the runners' entries of status.runners: False while any
+	// runner reports a lastError, True once a runner has polled a chat and none reports an
+	// error, Unknown until then; absent while the gateway is not deployed. It does not
+	// affect Ready: a Genesys outage is not a problem of the gateway's configuration.
 	GenesysReachableCondition = "GenesysReachable"
 )
 
@@ -44,4 +47,13 @@ const (
 	InvalidConfigurationReason = "InvalidConfiguration"
 	// ReconciliationFailedReason: a call to the API server failed; it is retried.
 	ReconciliationFailedReason = "ReconciliationFailed"
+	// PollSucceededReason: a runner has polled a chat on Genesys and no runner reports an
+	// error.
+	PollSucceededReason = "PollSucceeded"
+	// GenesysUnreachableReason: a runner reports an error of the Chat API; the message
+	// names the runners and their errors.
+	GenesysUnreachableReason = "GenesysUnreachable"
+	// NoChatsReason: no runner has polled a chat yet, so whether Genesys is reachable is
+	// unknown.
+	NoChatsReason = "NoChats"
 )
