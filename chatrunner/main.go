@@ -5,13 +5,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
@@ -20,7 +26,7 @@ type Options struct {
 	// Gateway is the namespace/name of the GenesysGateway the runner serves.
 	Gateway types.NamespacedName
 	// PodName is the runner's pod name (downward API, POD_NAME): it keys the runner's
-	// status entry.
+	// status entry, and its ordinal suffix prefixes its chat ids.
 	PodName string
 	// HTTPAddr serves the escalation API.
 	HTTPAddr string
@@ -28,13 +34,24 @@ type Options struct {
 	HealthAddr string
 	// MetricsAddr serves /metrics.
 	MetricsAddr string
+	// Config reaches the API server; from KUBECONFIG, else in-cluster, when nil.
+	Config *rest.Config
+	// Resolve overrides how runners reach each other (by ordinal); the pods' DNS names
+	// through the headless Service when nil. Tests run several runners in one process.
+	Resolve func(ordinal int) (*url.URL, error)
 }
 
 // Main runs the chat-runner subcommand with its arguments and returns the exit code.
 func Main(ctx context.Context, args []string) int {
+	return MainWithEnv(ctx, args, os.Getenv, os.Stderr)
+}
+
+// MainWithEnv is Main with the environment (POD_NAME, KUBECONFIG) read through getenv
+// and the logs written to logs: several runners can run in one process.
+func MainWithEnv(ctx context.Context, args []string, getenv func(string) string, logs io.Writer) int {
 	fs := flag.NewFlagSet("chat-runner", flag.ContinueOnError)
 	var gateway string
-	opts := Options{PodName: os.Getenv("POD_NAME")}
+	opts := Options{PodName: getenv("POD_NAME")}
 	fs.StringVar(&gateway, "gateway", "", "The GenesysGateway this runner serves, as namespace/name.")
 	fs.StringVar(&opts.HTTPAddr, "http-bind-address", ":8080", "The address the escalation API binds to.")
 	fs.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "The address the health probes bind to.")
@@ -44,13 +61,22 @@ func Main(ctx context.Context, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log := zap.New(zap.UseFlagOptions(&zapOpts)).WithName("chat-runner")
+	log := zap.New(zap.UseFlagOptions(&zapOpts), zap.WriteTo(logs)).WithName("chat-runner")
 	ns, name, ok := strings.Cut(gateway, "/")
 	if !ok || ns == "" || name == "" {
 		log.Error(errors.New("--gateway must be namespace/name"), "Refused to start", "gateway", gateway)
 		return 2
 	}
+	if opts.PodName == "" {
+		opts.PodName = name + "-runner-0"
+	}
 	opts.Gateway = types.NamespacedName{Namespace: ns, Name: name}
+	cfg, err := restConfig(getenv("KUBECONFIG"))
+	if err != nil {
+		log.Error(err, "Refused to start")
+		return 1
+	}
+	opts.Config = cfg
 	if err := Run(logr.NewContext(ctx, log), opts); err != nil {
 		log.Error(err, "Stopped with an error")
 		return 1
@@ -58,27 +84,50 @@ func Main(ctx context.Context, args []string) int {
 	return 0
 }
 
-// Run serves the runner until ctx ends.
-func Run(ctx context.Context, opts Options) error {
-	log := logr.FromContextOrDiscard(ctx)
-	mux := http.NewServeMux()
-	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = fmt.Fprintln(w, "ok") }
-	mux.HandleFunc("GET /healthz", ok)
-	mux.HandleFunc("GET /readyz", ok)
-	srv := &http.Server{Addr: opts.HealthAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+// restConfig reads a kubeconfig file, or the in-cluster configuration without one.
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("reading kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("reading the in-cluster configuration (set KUBECONFIG outside a cluster): %w", err)
+	}
+	return cfg, nil
+}
+
+// ordinal is the StatefulSet ordinal at the end of a pod name; 0 when there is none.
+func ordinal(pod string) int {
+	i := strings.LastIndex(pod, "-")
+	n, err := strconv.Atoi(pod[i+1:])
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// serve runs an HTTP server on addr until ctx ends, then shuts it down gracefully.
+func serve(ctx context.Context, name, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening for %s on %s: %w", name, addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("Started chat runner", "gateway", opts.Gateway, "pod", opts.PodName, "health", opts.HealthAddr)
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serving health probes: %w", err)
+		return fmt.Errorf("serving %s: %w", name, err)
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
-		return fmt.Errorf("stopping health probes: %w", err)
+		return fmt.Errorf("stopping %s: %w", name, err)
 	}
-	log.Info("Stopped chat runner")
 	return nil
 }

@@ -3,52 +3,53 @@ package chatrunner
 import (
 	"context"
 	"io"
-	"net"
-	"net/http"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 )
 
 func TestMainRefusesAGatewayThatIsNotNamespaceName(t *testing.T) {
 	for _, arg := range []string{"", "acme", "/acme", "tenant/"} {
-		if code := Main(context.Background(), []string{"--gateway=" + arg}); code != 2 {
+		if code := MainWithEnv(context.Background(), []string{"--gateway=" + arg}, func(string) string { return "" }, io.Discard); code != 2 {
 			t.Errorf("--gateway=%q: exit code %d, want 2", arg, code)
 		}
 	}
 }
 
-func TestRunServesHealthProbesUntilStopped(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+func TestMainRefusesToStartOutsideAClusterWithoutKubeconfig(t *testing.T) {
+	code := MainWithEnv(context.Background(), []string{"--gateway=tenant/acme"}, func(string) string { return "" }, io.Discard)
+	NewWithT(t).Expect(code).To(Equal(1))
+}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Gateway: types.NamespacedName{Namespace: "tenant", Name: "acme"}, HealthAddr: addr})
-	}()
+func TestOrdinalIsThePodNameSuffix(t *testing.T) {
 	g := NewWithT(t)
-	for _, path := range []string{"/healthz", "/readyz"} {
-		g.Eventually(func(g Gomega) {
-			resp, err := http.Get("http://" + addr + path)
-			g.Expect(err).NotTo(HaveOccurred())
-			defer resp.Body.Close()
-			g.Expect(resp.StatusCode).To(Equal(http.StatusOK), path)
-			body, err := io.ReadAll(resp.Body)
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(string(body)).To(Equal("ok\n"), path)
-		}).Should(Succeed())
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
-		t.Error("probes still served after stop")
-	}
+	g.Expect(ordinal("acme-runner-0")).To(Equal(0))
+	g.Expect(ordinal("acme-runner-12")).To(Equal(12))
+	g.Expect(ordinal("laptop")).To(Equal(0))
+}
+
+func TestGMSSettingsFollowTheGateway(t *testing.T) {
+	g := NewWithT(t)
+	gw := &chatv1alpha1.GenesysGateway{Spec: chatv1alpha1.GenesysGatewaySpec{
+		Connection: chatv1alpha1.Connection{
+			ServiceURL: "https://gms.example", ContextPath: "/genesys/2/chat/", ServiceName: "support",
+			EndpointOverrides: map[string]chatv1alpha1.PathSegment{"startTyping": "typingStart"},
+		},
+		APIRetry: chatv1alpha1.APIRetry{MaxAttempts: 4, InitialDelayMilliseconds: 1500, Multiplier: ptr.To(resource.MustParse("1.5"))},
+	}}
+	s := gmsSettings(gw)
+	g.Expect(s.ServiceURL).To(Equal("https://gms.example"))
+	g.Expect(s.ContextPath).To(Equal("/genesys/2/chat/"))
+	g.Expect(s.ServiceName).To(Equal("support"))
+	g.Expect(s.Overrides).To(Equal(map[gms.Operation]string{gms.OpStartTyping: "typingStart"}))
+	g.Expect(s.Retry).To(Equal(gms.RetryPolicy{MaxAttempts: 4, InitialDelay: 1500 * time.Millisecond, Multiplier: 1.5}))
+
+	gw.Spec.Connection.MicrosoftClientCredentials = &chatv1alpha1.MicrosoftClientCredentials{ContextPath: "/proxy/chat/"}
+	g.Expect(gmsSettings(gw).ContextPath).To(Equal("/proxy/chat/"), "the Entra ID context path replaces the connection's")
 }

@@ -1,0 +1,202 @@
+package chatrunner
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/escalation"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/metrics"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/report"
+	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+)
+
+// heartbeat refreshes the runner's status entry (its last poll time) at least this often
+// while nothing else changes.
+const heartbeat = 30 * time.Second
+
+// Run serves the runner until ctx ends: it watches its gateway, runs the chats, serves the
+// escalation API, probes and metrics, and reports into the gateway's status and events.
+func Run(ctx context.Context, opts Options) error {
+	log := logr.FromContextOrDiscard(ctx).WithValues("gateway", opts.Gateway, "pod", opts.PodName)
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("building the scheme: %w", err)
+	}
+	if err := chatv1alpha1.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("building the scheme: %w", err)
+	}
+	kube, err := client.New(opts.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("creating the API client: %w", err)
+	}
+
+	watcher, err := live.New(live.Options{Config: opts.Config, Gateway: opts.Gateway, Log: log.WithName("live")})
+	if err != nil {
+		return fmt.Errorf("watching the gateway: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		if err := watcher.Run(ctx); err != nil {
+			log.Error(err, "Stopped watching the gateway")
+		}
+	}()
+	if err := watcher.WaitForGateway(ctx); err != nil {
+		return fmt.Errorf("waiting for gateway %s: %w", opts.Gateway, err)
+	}
+	tokens := escalationToken(watcher)
+	if _, err := tokens(); err != nil {
+		return fmt.Errorf("refusing to serve the escalation API without its token: %w", err)
+	}
+	snap := watcher.Current()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mets := metrics.New(reg, opts.Gateway.String())
+	gmsClient, err := gms.New(gms.Options{Settings: gmsSettings(snap.Gateway), Auth: basicAuth(watcher), Observer: mets})
+	if err != nil {
+		return fmt.Errorf("configuring the Genesys client: %w", err)
+	}
+	recorder, stopRecorder, err := report.NewRecorder(opts.Config, opts.PodName)
+	if err != nil {
+		return fmt.Errorf("creating the event recorder: %w", err)
+	}
+	defer stopRecorder()
+	settings, err := engineSettings(snap)
+	if err != nil {
+		log.Error(err, "Ignored the agent directory")
+	}
+	self := ordinal(opts.PodName)
+	engine := chat.NewManager(chat.Options{
+		GMS:          gmsClient,
+		Settings:     settings,
+		Log:          log.WithName("chat"),
+		Observers:    []chat.Observer{report.NewEvents(recorder, snap.Gateway), mets},
+		IDPrefix:     escalation.ChatIDPrefix(self),
+		PollLateness: mets.ObservePollLateness,
+	})
+
+	resolve := opts.Resolve
+	if resolve == nil {
+		gw := snap.Gateway
+		resolve = escalation.PodResolver(render.RunnerName(gw), render.HeadlessServiceName(gw), gw.Namespace, render.HTTPPort)
+	}
+	api := escalation.NewHandler(escalation.Options{
+		Engine: engine,
+		Tokens: tokens,
+		Log:    log.WithName("api"),
+		Router: &escalation.Router{
+			Self:     self,
+			Replicas: func() int { return int(render.Replicas(watcher.Current().Gateway)) },
+			Resolve:  resolve,
+		},
+	})
+	status := report.NewStatusWriter(report.StatusOptions{
+		Client: kube, Gateway: opts.Gateway, Pod: opts.PodName, Log: log.WithName("status"), OnWrite: mets.StatusWritten,
+	})
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return engine.Run(ctx) })
+	g.Go(func() error { follow(ctx, log, watcher, gmsClient, engine); return nil })
+	g.Go(func() error {
+		changed := withHeartbeat(ctx, engine.Changed(), heartbeat)
+		status.Run(ctx, func() chatv1alpha1.RunnerStatus {
+			st := engine.Status()
+			mets.SetChats(countStates(st))
+			return st
+		}, changed)
+		return nil
+	})
+	g.Go(func() error { return serve(ctx, "the escalation API", opts.HTTPAddr, api) })
+	g.Go(func() error { return serve(ctx, "health probes", opts.HealthAddr, probes(watcher, tokens)) })
+	g.Go(func() error {
+		return serve(ctx, "metrics", opts.MetricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	})
+	log.Info("Started chat runner", "api", opts.HTTPAddr, "health", opts.HealthAddr, "metrics", opts.MetricsAddr)
+	err = g.Wait()
+	log.Info("Stopped chat runner")
+	return err
+}
+
+// follow applies every change of the gateway and its Secrets to the running client and
+// engine: chats keep running.
+func follow(ctx context.Context, log logr.Logger, w *live.Watcher, c *gms.Client, e *chat.Manager) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.Changed():
+		}
+		snap := w.Current()
+		if err := c.Configure(gmsSettings(snap.Gateway)); err != nil {
+			log.Error(err, "Kept the previous Genesys settings")
+		}
+		settings, err := engineSettings(snap)
+		if err != nil {
+			log.Error(err, "Ignored the agent directory")
+		}
+		e.Configure(settings)
+		log.V(1).Info("Applied gateway change", "generation", snap.Gateway.Generation)
+	}
+}
+
+// withHeartbeat forwards changes, and a change every period besides.
+func withHeartbeat(ctx context.Context, changes <-chan struct{}, period time.Duration) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	go func() {
+		t := clock.RealClock{}.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-changes:
+			case <-t.C():
+			}
+			select {
+			case out <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return out
+}
+
+// countStates counts a status entry's live chats by state (waiting includes requesting).
+func countStates(st chatv1alpha1.RunnerStatus) map[chatv1alpha1.ChatState]int {
+	return map[chatv1alpha1.ChatState]int{
+		chatv1alpha1.ChatWaitingForAgent: int(st.WaitingChats),
+		chatv1alpha1.ChatConnected:       int(st.ConnectedChats),
+	}
+}
+
+// probes serves /healthz (the process runs) and /readyz (the gateway is known and the
+// escalation token is there).
+func probes(w *live.Watcher, tokens func() (string, error)) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) { _, _ = fmt.Fprintln(rw, "ok") })
+	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {
+		if _, err := tokens(); err != nil || w.Current().Gateway == nil {
+			http.Error(rw, "not ready: the gateway or its escalation token is missing", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = fmt.Fprintln(rw, "ok")
+	})
+	return mux
+}

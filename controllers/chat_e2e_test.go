@@ -1,0 +1,216 @@
+package controllers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
+)
+
+// chatTimeout bounds waits on a chat's progress: a runner writes its status at most once a
+// second, and the operator sums it in a reconcile of its own.
+const chatTimeout = 15 * time.Second
+
+// The password of the simulated GMS proxy; it must never show outside its Secret.
+const gmsPassword = "gms-pa55word-do-not-leak"
+
+var _ = Describe("A chat end to end: operator, a runner started as its pod, the GMS simulator", func() {
+	It("carries a chat from escalation to an agent and back, and shows it in status, events and metrics without leaking a secret", func() {
+		ns := newNamespace()
+		sim := gmssim.New(gmssim.Options{BasicAuth: &gmssim.Credentials{Username: "gms-user", Password: gmsPassword}})
+		srv := httptest.NewServer(sim)
+		DeferCleanup(srv.Close)
+
+		Expect(k8sClient.Create(ctx, newSecret(ns, "gms-basic", map[string]string{"username": "gms-user", "password": gmsPassword}))).To(Succeed())
+		gw := minimalGateway(ns, "acme")
+		gw.Spec.Deploy = true
+		gw.Spec.Connection.ServiceURL = srv.URL
+		gw.Spec.Connection.BasicAuth = &chatv1alpha1.BasicAuth{SecretRef: chatv1alpha1.SecretReference{Name: "gms-basic"}}
+		gw.Spec.APIRetry = chatv1alpha1.APIRetry{MaxAttempts: 3, InitialDelayMilliseconds: 100, Multiplier: ptr.To(resource.MustParse("2"))}
+		key := create(gw)
+
+		By("starting runner 0 as the StatefulSet's pod template says")
+		sts := runnerStatefulSet(key)
+		runCtx, stop := context.WithCancel(ctx)
+		runner := startPodRunner(runCtx, sts)
+		DeferCleanup(func() {
+			stop()
+			Eventually(runner.done).Should(Receive(Equal(0)), "the runner stops cleanly")
+		})
+		rollOut(client.ObjectKeyFromObject(sts), 1)
+		expectReady(key, "True", chatv1alpha1.AvailableReason)
+		Eventually(func() (int, error) { return httpStatus(runner.health + "/readyz") }).Should(Equal(http.StatusOK))
+
+		tokenName := getGateway(Default, key).Status.EscalationTokenSecretName
+		token := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: tokenName}, token)).To(Succeed())
+		bot := &botClient{base: runner.api, token: string(token.Data["token"])}
+
+		By("escalating a conversation")
+		status, created := bot.do(http.MethodPost, "/v1/chats", map[string]any{
+			"conversationId": "conv-42", "domain": "acme",
+			"user":    map[string]any{"firstName": "Jane", "lastName": "Doe", "email": "jane@example.com"},
+			"subject": "Billing", "attributes": map[string]string{"Plan": "Gold"},
+		})
+		Expect(status).To(Equal(http.StatusCreated))
+		id := created["id"].(string)
+		Expect(id).To(HavePrefix("r0-"))
+		chatIn := func(g Gomega) chatv1alpha1.ChatStatus {
+			st := getGateway(g, key).Status
+			g.Expect(st.Runners).To(HaveLen(1))
+			g.Expect(st.Runners[0].Pod).To(Equal(runner.pod))
+			g.Expect(st.Runners[0].Chats).To(HaveLen(1))
+			return st.Runners[0].Chats[0]
+		}
+		var genesysID string
+		Eventually(func(g Gomega) {
+			c := chatIn(g)
+			g.Expect(c.ID).To(Equal(id))
+			g.Expect(c.ConversationID).To(Equal("conv-42"))
+			g.Expect(c.State).To(Equal(chatv1alpha1.ChatWaitingForAgent))
+			g.Expect(c.GenesysChatID).NotTo(BeEmpty())
+			genesysID = c.GenesysChatID
+			g.Expect(getGateway(g, key).Status.WaitingChats).To(Equal(int32(1)), "summed by the operator")
+		}).WithTimeout(chatTimeout).Should(Succeed())
+		requests := sim.Requests()
+		Expect(requests[0].Op).To(Equal(gms.OpRequestChat))
+		Expect(requests[0].Header.Get("Authorization")).To(HavePrefix("Basic "), "Basic auth from the Secret")
+		Expect(requests[0].Form.Get("userData[Plan]")).To(Equal("Gold"))
+
+		By("an agent joining and answering")
+		Expect(sim.AgentJoin(genesysID, gmssim.Agent{Nickname: "Alice"})).To(Succeed())
+		Expect(sim.AgentMessage(genesysID, "Hello Jane, how can I help?")).To(Succeed())
+		Eventually(func(g Gomega) {
+			c := chatIn(g)
+			g.Expect(c.State).To(Equal(chatv1alpha1.ChatConnected))
+			g.Expect(c.Agent).To(Equal("Alice"))
+			g.Expect(getGateway(g, key).Status.ConnectedChats).To(Equal(int32(1)))
+		}).WithTimeout(chatTimeout).Should(Succeed())
+		Eventually(func() []any { return bot.events(id, 0) }).WithTimeout(chatTimeout).Should(ContainElement(SatisfyAll(
+			HaveKeyWithValue("kind", "message"), HaveKeyWithValue("text", "Hello Jane, how can I help?"), HaveKeyWithValue("agent", "Alice"))))
+
+		By("the user replying")
+		status, _ = bot.do(http.MethodPost, "/v1/chats/"+id+"/messages", map[string]string{"text": "My bill is wrong & too high"})
+		Expect(status).To(Equal(http.StatusNoContent))
+		sc, _ := sim.Chat(genesysID)
+		Expect(sc.Transcript).To(ContainElement(SatisfyAll(HaveField("Text", "My bill is wrong & too high"), HaveField("From.Type", gms.ParticipantClient))))
+
+		By("the agent closing the chat")
+		Expect(sim.Close(genesysID)).To(Succeed())
+		Eventually(func(g Gomega) {
+			c := chatIn(g)
+			g.Expect(c.State).To(Equal(chatv1alpha1.ChatEnded))
+			g.Expect(c.EndReason).To(Equal(chatv1alpha1.EndAgentClosed))
+			g.Expect(c.EndTime).NotTo(BeNil())
+			st := getGateway(g, key).Status
+			g.Expect(st.EndedChatsTotal).To(Equal(int64(1)))
+			g.Expect(st.ActiveChats).To(BeZero())
+		}).WithTimeout(chatTimeout).Should(Succeed())
+		Expect(bot.events(id, 0)).To(ContainElement(HaveKeyWithValue("kind", "ended")))
+
+		By("events on the gateway for each transition, naming the chat")
+		Eventually(func(g Gomega) []string {
+			var reasons []string
+			for _, e := range eventsOf(g, key) {
+				if strings.Contains(e.Note, id) {
+					reasons = append(reasons, e.Reason)
+				}
+			}
+			return reasons
+		}).WithTimeout(chatTimeout).Should(ContainElements("ChatRequested", "AgentJoined", "ChatEnded"))
+
+		By("finding no secret in logs, status, events or metrics")
+		var secrets []string
+		for _, r := range sim.Requests() {
+			if k := r.Form.Get("secureKey"); k != "" {
+				secrets = append(secrets, k)
+			}
+		}
+		Expect(secrets).NotTo(BeEmpty())
+		secrets = append(secrets, gmsPassword, bot.token)
+		gwJSON, err := json.Marshal(getGateway(Default, key))
+		Expect(err).NotTo(HaveOccurred())
+		var evs eventsv1.EventList
+		Expect(k8sClient.List(ctx, &evs, client.InNamespace(ns))).To(Succeed())
+		evJSON, err := json.Marshal(evs)
+		Expect(err).NotTo(HaveOccurred())
+		metrics := httpBody(runner.metrics + "/metrics")
+		Expect(metrics).To(ContainSubstring("genesys_chatrunner_"))
+		for name, text := range map[string]string{"runner logs": runner.logs.String(), "status": string(gwJSON), "events": string(evJSON), "metrics": metrics} {
+			Expect(text).NotTo(BeEmpty(), name)
+			for _, s := range secrets {
+				Expect(strings.Contains(text, s)).To(BeFalse(), "a secret appears in the %s", name)
+			}
+		}
+	})
+})
+
+// botClient calls the escalation API as a bot would.
+type botClient struct {
+	base, token string
+}
+
+func (b *botClient) do(method, path string, body any) (int, map[string]any) {
+	GinkgoHelper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		Expect(err).NotTo(HaveOccurred())
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, b.base+path, rd)
+	Expect(err).NotTo(HaveOccurred())
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	var out map[string]any
+	if raw, _ := io.ReadAll(resp.Body); len(raw) > 0 {
+		Expect(json.Unmarshal(raw, &out)).To(Succeed())
+	}
+	return resp.StatusCode, out
+}
+
+// events reads a chat's events after a seq.
+func (b *botClient) events(id string, after int) []any {
+	_, body := b.do(http.MethodGet, fmt.Sprintf("/v1/chats/%s/events?after=%d&wait=%s", id, after, 100*time.Millisecond), nil)
+	evs, _ := body["events"].([]any)
+	return evs
+}
+
+func httpStatus(url string) (int, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func httpBody(url string) string {
+	GinkgoHelper()
+	resp, err := http.Get(url)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	return string(b)
+}
