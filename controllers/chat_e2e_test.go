@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,8 +29,12 @@ import (
 // second, and the operator sums it in a reconcile of its own.
 const chatTimeout = 15 * time.Second
 
-// The password of the simulated GMS proxy; it must never show outside its Secret.
-const gmsPassword = "gms-pa55word-do-not-leak"
+// Passwords of the simulated GMS proxy, before and after rotation; they must never show
+// outside their Secret.
+const (
+	gmsPassword     = "gms-pa55word-do-not-leak"
+	rotatedPassword = "rotated-pa55word-do-not-leak"
+)
 
 var _ = Describe("A chat end to end: operator, a runner started as its pod, the GMS simulator", func() {
 	It("carries a chat from escalation to an agent and back, and shows it in status, events and metrics without leaking a secret", func() {
@@ -106,6 +111,21 @@ var _ = Describe("A chat end to end: operator, a runner started as its pod, the 
 		Eventually(func() []any { return bot.events(id, 0) }).WithTimeout(chatTimeout).Should(ContainElement(SatisfyAll(
 			HaveKeyWithValue("kind", "message"), HaveKeyWithValue("text", "Hello Jane, how can I help?"), HaveKeyWithValue("agent", "Alice"))))
 
+		By("rotating the GMS password mid-chat: the runner picks it up live, the chat goes on")
+		old, rotated := &gmssim.Credentials{Username: "gms-user", Password: gmsPassword}, &gmssim.Credentials{Username: "gms-user", Password: rotatedPassword}
+		sim.SetBasicAuth(old, rotated) // the proxy accepts both while the password rotates
+		basic := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "gms-basic"}, basic)).To(Succeed())
+		basic.Data["password"] = []byte(rotatedPassword)
+		Expect(k8sClient.Update(ctx, basic)).To(Succeed())
+		rotatedAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte("gms-user:"+rotatedPassword))
+		Eventually(func() string { r := sim.Requests(); return r[len(r)-1].Header.Get("Authorization") }).
+			WithTimeout(chatTimeout).Should(Equal(rotatedAuth), "the next calls carry the new password")
+		sim.SetBasicAuth(rotated) // the old password is revoked
+		Expect(sim.AgentMessage(genesysID, "Still there?")).To(Succeed())
+		Eventually(func() []any { return bot.events(id, 0) }).WithTimeout(chatTimeout).Should(ContainElement(HaveKeyWithValue("text", "Still there?")))
+		Expect(chatIn(Default).State).To(Equal(chatv1alpha1.ChatConnected))
+
 		By("the user replying")
 		status, _ = bot.do(http.MethodPost, "/v1/chats/"+id+"/messages", map[string]string{"text": "My bill is wrong & too high"})
 		Expect(status).To(Equal(http.StatusNoContent))
@@ -144,7 +164,7 @@ var _ = Describe("A chat end to end: operator, a runner started as its pod, the 
 			}
 		}
 		Expect(secrets).NotTo(BeEmpty())
-		secrets = append(secrets, gmsPassword, bot.token)
+		secrets = append(secrets, gmsPassword, rotatedPassword, bot.token)
 		gwJSON, err := json.Marshal(getGateway(Default, key))
 		Expect(err).NotTo(HaveOccurred())
 		var evs eventsv1.EventList

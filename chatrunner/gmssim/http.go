@@ -53,9 +53,14 @@ func (s *Simulator) authorized(r *http.Request) bool {
 	if !ok {
 		return false
 	}
-	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(want.Username))
-	passwordOK := subtle.ConstantTimeCompare([]byte(password), []byte(want.Password))
-	return userOK&passwordOK == 1
+	for _, c := range *want {
+		userOK := subtle.ConstantTimeCompare([]byte(user), []byte(c.Username))
+		passwordOK := subtle.ConstantTimeCompare([]byte(password), []byte(c.Password))
+		if userOK&passwordOK == 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // writeJSON answers v as JSON with status.

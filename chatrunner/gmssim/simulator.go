@@ -71,7 +71,7 @@ type Simulator struct {
 	clock       clock.PassiveClock
 	routes      routes
 	control     http.Handler
-	auth        atomic.Pointer[Credentials]
+	auth        atomic.Pointer[[]Credentials]
 
 	mu       sync.Mutex
 	chats    map[string]*chat
@@ -100,15 +100,21 @@ func New(opts Options) *Simulator {
 	return s
 }
 
-// SetBasicAuth replaces the Chat API's credentials; nil turns authentication off. The
-// simulator keeps a copy.
-func (s *Simulator) SetBasicAuth(c *Credentials) {
-	if c == nil {
+// SetBasicAuth replaces the Chat API's credentials; any of them is accepted, as a proxy
+// does while a password rotates. None (or nil) turns authentication off. The simulator
+// keeps copies.
+func (s *Simulator) SetBasicAuth(creds ...*Credentials) {
+	var accepted []Credentials
+	for _, c := range creds {
+		if c != nil {
+			accepted = append(accepted, *c)
+		}
+	}
+	if len(accepted) == 0 {
 		s.auth.Store(nil)
 		return
 	}
-	cp := *c
-	s.auth.Store(&cp)
+	s.auth.Store(&accepted)
 }
 
 // ServeHTTP serves the control API under /sim/ and the Chat API under the context path.
