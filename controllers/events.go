@@ -2,13 +2,13 @@ package controllers
 
 import (
 	"fmt"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
 )
 
 // eventGenesysRecovered is the reason of the event of GenesysReachable turning True again.
@@ -20,20 +20,7 @@ const maxNoteLength = 1024
 // event records an event on the gateway, its note cut to the API's limit. Notes never
 // hold a credential.
 func (r *GatewayReconciler) event(gw *chatv1alpha1.GenesysGateway, eventType, reason, note string, args ...any) {
-	r.Recorder.Eventf(gw, nil, eventType, reason, "Reconcile", "%s", truncateNote(fmt.Sprintf(note, args...)))
-}
-
-// truncateNote cuts a note to maxNoteLength bytes at a character boundary, marking the cut.
-func truncateNote(note string) string {
-	if len(note) <= maxNoteLength {
-		return note
-	}
-	const ellipsis = "…"
-	cut := maxNoteLength - len(ellipsis)
-	for cut > 0 && !utf8.RuneStart(note[cut]) {
-		cut--
-	}
-	return note[:cut] + ellipsis
+	r.Recorder.Eventf(gw, nil, eventType, reason, "Reconcile", "%s", render.Truncate(fmt.Sprintf(note, args...), maxNoteLength))
 }
 
 // recordReadyTransition records an event when Ready changes: its status, its reason, or

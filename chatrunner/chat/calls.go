@@ -79,7 +79,7 @@ func (m *Manager) call(ctx context.Context, id, what string, do func(*gms.Sessio
 		return err
 	}
 	if err := m.handle(c, resp, err); err != nil {
-		c.lastError = truncate(err.Error())
+		c.lastError = err.Error()
 		return fmt.Errorf("%s to Genesys: %w", what, err)
 	}
 	return nil

@@ -213,7 +213,7 @@ func (m *Manager) polled(err error) {
 		}
 		return
 	}
-	if msg := truncate(err.Error()); msg != m.counts.lastError {
+	if msg := err.Error(); msg != m.counts.lastError {
 		m.counts.lastError = msg
 		m.notify()
 	}
@@ -313,7 +313,7 @@ func (m *Manager) finish(c *chat, to chatv1alpha1.ChatState, reason chatv1alpha1
 	from := c.state
 	c.state, c.endReason, c.endTime = to, reason, m.clock.Now()
 	if errMsg != "" {
-		c.lastError = truncate(errMsg)
+		c.lastError = errMsg
 	}
 	m.sched.remove(c)
 	m.mu.Lock()
@@ -370,14 +370,4 @@ func (m *Manager) observe(c *chat, from chatv1alpha1.ChatState) {
 func (m *Manager) notice(c *chat, key chatv1alpha1.CannedMessageKey) {
 	s := m.Settings()
 	c.events.append(Event{Kind: KindNotice, Time: m.clock.Now(), Canned: key, Text: s.Canned(key, c.agent.Name)})
-}
-
-// maxErrorLength bounds error texts in the status (the CRD's MaxLength).
-const maxErrorLength = 1024
-
-func truncate(s string) string {
-	if len(s) <= maxErrorLength {
-		return s
-	}
-	return strings.ToValidUTF8(s[:maxErrorLength-3], "") + "..."
 }

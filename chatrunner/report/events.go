@@ -10,6 +10,7 @@ import (
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
+	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
 )
 
 // Reasons of the events a runner records on its gateway.
@@ -62,7 +63,7 @@ func (e *Events) Transitioned(t chat.Transition) {
 	default:
 		return
 	}
-	e.rec.Eventf(e.gateway, nil, eventType, reason, action, "%s", truncate(subject(t)+": "+what, maxNoteLength))
+	e.rec.Eventf(e.gateway, nil, eventType, reason, action, "%s", render.Truncate(subject(t)+": "+what, maxNoteLength))
 }
 
 // subject names a chat: "Chat c-1 (conversation abc, Genesys chat 0001)".

@@ -1,0 +1,18 @@
+package render
+
+import "unicode/utf8"
+
+// Truncate shortens s to at most n bytes, cutting at a character boundary and marking the
+// cut with an ellipsis. n bytes are at most n characters: the unit of a schema's maxLength
+// and of an event's note limit alike.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "…"
+	cut := n - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
+}
