@@ -78,12 +78,8 @@ func (a *server) chats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req escalationRequest
-	if p := decode(body, &req); p != nil {
+	if p := decodeValid(body, &req, req.validate); p != nil {
 		p.write(w)
-		return
-	}
-	if err := req.validate(); err != nil {
-		problemInvalid.with(err.field+" "+err.detail, err.field).write(w)
 		return
 	}
 	if a.opts.Router != nil && a.opts.Router.forward(w, withBody(r, body), a.opts.Router.ownerOfConversation(req.ConversationID)) {
