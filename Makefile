@@ -53,6 +53,19 @@ vet: ## Run go vet.
 test: manifests generate fmt vet envtest ## Run the unit tests and the envtest suite against a real kube-apiserver and etcd.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test ./... $(GOTEST_FLAGS) -coverprofile cover.out
 
+# Chat counts and measured window of make bench; BENCH_FLAGS adds flags of hack/bench
+# (e.g. -warmup 10s, -cpuprofile bin/bench.prof).
+BENCH_CHATS ?= 1000 10000
+BENCH_DURATION ?= 30s
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: ## Benchmark the chat engine against the GMS simulator (bin/manager gms-simulator), and a bare HTTP loop, for each of BENCH_CHATS.
+	$(GO) build -o bin/manager .
+	for n in $(BENCH_CHATS); do \
+		$(GO) run ./hack/bench -chats $$n -duration $(BENCH_DURATION) -sim-bin bin/manager $(BENCH_FLAGS); \
+	done
+
 ##@ Build
 
 .PHONY: build

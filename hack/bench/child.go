@@ -1,0 +1,433 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The sides.
+const (
+	modeRunner = "runner"
+	modeBare   = "bare"
+)
+
+// pollInterval is the interval of Refresh Chat per chat, on both sides.
+const pollInterval = time.Second
+
+// serviceName is the GMS chat service of the bench's chats.
+const serviceName = "customer-support"
+
+// probeTimeout is how long a probe waits for its agent message before counting it lost.
+const probeTimeout = 10 * time.Second
+
+// meter collects a side's measurements; only while measuring (the window).
+type meter struct {
+	measuring  atomic.Bool
+	polls      atomic.Int64 // polls started
+	pollErrors atomic.Int64 // polls that failed
+	probes     atomic.Int64 // agent messages asked for
+	lost       atomic.Int64 // agent messages not seen within probeTimeout
+	lateness   hist         // poll start after its due time
+	roundTrip  hist         // one Refresh Chat, request to decoded answer
+	message    hist         // agent message posted to its event seen by the bot side
+}
+
+// side is one way of carrying the chats: the engine, or the bare loop.
+type side interface {
+	// open starts chat i (0 <= i < chats) without waiting for Genesys.
+	open(ctx context.Context, i int)
+	// established returns the Genesys chat ids of the chats established so far, and how
+	// many chats failed and are still being requested.
+	established() (ids []string, failed, pending int)
+	// connected is the number of chats whose agent the side has seen join.
+	connected() int
+	// closeIdle closes the idle connections of the side's HTTP client.
+	closeIdle()
+	// probe starts a latency probe on chat i unless one is running there: it calls send
+	// with the Genesys chat id to have the agent message posted, and records the latency.
+	probe(ctx context.Context, i int, send func(chatID string)) bool
+}
+
+// result is a side's measurements, sent to the parent as JSON.
+type result struct {
+	Mode       string        `json:"mode"`
+	Chats      int           `json:"chats"`
+	Ready      int           `json:"ready"` // chats with an agent at the start of the window
+	Window     time.Duration `json:"window"`
+	Polls      int64         `json:"polls"`
+	PollErrors int64         `json:"pollErrors"`
+	Lateness   summary       `json:"lateness"`
+	RoundTrip  summary       `json:"roundTrip"`
+	Message    summary       `json:"message"`
+	Probes     int64         `json:"probes"`
+	Lost       int64         `json:"lost"`
+	CPU        time.Duration `json:"cpu"`
+	// Allocated and Allocations are the heap bytes and objects allocated in the window;
+	// GCs the collections.
+	Allocated   uint64 `json:"allocated"`
+	Allocations uint64 `json:"allocations"`
+	GCs         uint32 `json:"gcs"`
+	// MemBase and MemChats are the live heap plus goroutine stacks after a GC, before any
+	// chat and with every chat connected (after the warm-up, idle connections closed).
+	MemBase  uint64 `json:"memBase"`
+	MemChats uint64 `json:"memChats"`
+	// Goroutines, OpenFiles (mostly connections) and RSS are at the end of the window.
+	Goroutines int    `json:"goroutines"`
+	OpenFiles  int    `json:"openFiles"`
+	RSS        uint64 `json:"rss"`
+	// Set by the parent.
+	SimCPU         time.Duration `json:"simCPU"`
+	MachineCPU     time.Duration `json:"machineCPU"`
+	MessagesFailed int64         `json:"messagesFailed"`
+}
+
+// lines writes the protocol lines to the parent.
+type lines struct {
+	mu sync.Mutex
+	w  *bufio.Writer
+}
+
+func (l *lines) send(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, _ = l.w.WriteString(s)
+	_ = l.w.WriteByte('\n')
+	_ = l.w.Flush()
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
+}
+
+// runChild runs one side: starts the chats at the ramp rate, has an agent join each, warms
+// up, then measures for the window.
+func runChild(ctx context.Context, cfg config) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := &lines{w: bufio.NewWriter(os.Stdout)}
+	m := &meter{}
+	res := &result{Mode: cfg.child, Chats: cfg.chats}
+	res.MemBase = memInUse()
+
+	var s side
+	var err error
+	if cfg.child == modeRunner {
+		s, err = newRunnerSide(ctx, cfg, m)
+	} else {
+		s = newBareSide(cfg, m)
+	}
+	if err != nil {
+		return err
+	}
+
+	logf("%s: starting %d chats at %.0f/s", cfg.child, cfg.chats, cfg.rampRate)
+	begin := time.Now()
+	rampUp(ctx, cfg.chats, cfg.rampRate, func(i int) { s.open(ctx, i) })
+	var ids []string
+	for deadline := time.Now().Add(5 * time.Minute); ; {
+		var failed, pending int
+		ids, failed, pending = s.established()
+		if pending == 0 {
+			if failed > 0 {
+				logf("%s: %d chats failed to start", cfg.child, failed)
+			}
+			break
+		}
+		if time.Now().After(deadline) || sleep(ctx, 200*time.Millisecond) != nil {
+			return fmt.Errorf("%d chats still requesting", pending)
+		}
+	}
+	logf("%s: %d chats established in %v; agents joining", cfg.child, len(ids), time.Since(begin).Round(time.Millisecond))
+	if err := joinAgents(ctx, cfg.simAddr, ids); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(time.Minute); s.connected() < len(ids); {
+		if time.Now().After(deadline) {
+			logf("%s: only %d of %d chats saw their agent join", cfg.child, s.connected(), len(ids))
+			break
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	res.Ready = s.connected()
+	logf("%s: %d chats connected after %v; warming up %v", cfg.child, res.Ready, time.Since(begin).Round(time.Millisecond), cfg.warmup)
+	if err := sleep(ctx, cfg.warmup); err != nil {
+		return err
+	}
+	// The chats' own memory: without the idle connections, whose number follows the
+	// largest burst of polls in flight so far rather than the chats (the least of a few
+	// samples, in case a burst was in flight at one). The pool fills up again before the
+	// window starts.
+	res.MemChats = math.MaxUint64
+	for range 3 {
+		s.closeIdle()
+		res.MemChats = min(res.MemChats, memInUse())
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = f.Close() }()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	logf("%s: measuring for %v", cfg.child, cfg.duration)
+	probeCtx, stopProbes := context.WithCancel(ctx)
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	cpu0 := cpuTime()
+	start := time.Now()
+	m.measuring.Store(true)
+	out.send(lineWindowStart)
+	var probing sync.WaitGroup
+	probing.Go(func() { runProbes(probeCtx, s, cfg, m, out) })
+	if cfg.trace {
+		probing.Go(func() { trace(probeCtx, cfg.child, m) })
+	}
+	err = sleep(ctx, cfg.duration)
+	m.measuring.Store(false)
+	res.Window = time.Since(start)
+	res.CPU = cpuTime() - cpu0
+	res.OpenFiles, res.Goroutines, res.RSS = openFiles(), runtime.NumGoroutine(), rss()
+	runtime.ReadMemStats(&ms1)
+	res.Allocated, res.Allocations = ms1.TotalAlloc-ms0.TotalAlloc, ms1.Mallocs-ms0.Mallocs
+	res.GCs = ms1.NumGC - ms0.NumGC
+	out.send(lineWindowEnd)
+	if cfg.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	stopProbes()
+	probing.Wait()
+	if err != nil {
+		return err
+	}
+	if cfg.memProfile != "" {
+		if err := writeAllocs(cfg.memProfile); err != nil {
+			return err
+		}
+	}
+
+	res.Polls, res.PollErrors = m.polls.Load(), m.pollErrors.Load()
+	res.Lateness, res.RoundTrip, res.Message = m.lateness.summary(), m.roundTrip.summary(), m.message.summary()
+	res.Probes, res.Lost = m.probes.Load(), m.lost.Load()
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	out.send(lineResult + string(b))
+	return nil
+}
+
+// trace logs the polls of each second of the window and the goroutines.
+func trace(ctx context.Context, mode string, m *meter) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last := m.polls.Load()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n := m.polls.Load()
+		logf("%s: %d polls, %d goroutines", mode, n-last, runtime.NumGoroutine())
+		last = n
+	}
+}
+
+// writeAllocs writes the allocation profile (since the start, window included).
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// rampUp calls open for 0..n-1 at rate per second.
+func rampUp(ctx context.Context, n int, rate float64, open func(int)) {
+	start := time.Now()
+	for i := range n {
+		if rate > 0 {
+			at := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+			if d := time.Until(at); d > time.Millisecond {
+				if sleep(ctx, d) != nil {
+					return
+				}
+			}
+		}
+		open(i)
+	}
+}
+
+// runProbes asks for agent messages at the probe rate, round robin over the chats, until
+// ctx ends.
+func runProbes(ctx context.Context, s side, cfg config, m *meter, out *lines) {
+	rate := min(cfg.probeRate, float64(cfg.chats)/2)
+	if rate <= 0 {
+		return
+	}
+	send := func(chatID string) { out.send(lineMessage + chatID) }
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	next := 0
+	var probes sync.WaitGroup
+	defer probes.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for range 16 { // skip chats with a probe still running
+			i := next
+			next = (next + 1) % cfg.chats
+			if s.probe(ctx, i, send) {
+				m.probes.Add(1)
+				break
+			}
+		}
+	}
+}
+
+// joinAgents has an agent join every chat through the simulator's control API.
+func joinAgents(ctx context.Context, addr string, ids []string) error {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	client := &http.Client{Transport: t, Timeout: 30 * time.Second}
+	defer client.CloseIdleConnections()
+	body := []byte(`{"nickname":"Agent Smith","email":"agent.smith@example.com"}`)
+	work := make(chan string)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for id := range work {
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+					"http://"+addr+"/sim/chats/"+url.PathEscape(id)+"/join", bytes.NewReader(body))
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				req.Header.Set("Content-Type", "application/json")
+				res, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				_ = res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	for _, id := range ids {
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("%d of %d agent joins failed", n, len(ids))
+	}
+	return ctx.Err()
+}
+
+// parseSent reads the send time an agent message of the probe carries.
+func parseSent(text string) (time.Time, bool) {
+	ns, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, ns), true
+}
+
+// phase is the engine's spread of chats over the interval (chat.phase): FNV-1a of the id.
+func phase(id string, interval time.Duration) time.Duration {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(id))
+	return time.Duration(h.Sum64() % uint64(interval))
+}
+
+// memInUse is the live heap plus goroutine stacks after a full collection.
+func memInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc + ms.StackInuse
+}
+
+// rss is the resident set size from /proc, 0 when unknown.
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// openFiles counts this process's open file descriptors; 0 when unknown.
+func openFiles() int {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0
+	}
+	return len(fds)
+}
+
+// cpuTime is this process's user plus system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,112 @@
+// Command bench measures the chat runner's engine (chat.Manager with its gms.Client) against
+// the GMS simulator: N concurrent chats polled every second for a fixed window. It reports
+// the polls per second achieved, poll lateness, agent-message-to-event latency, CPU per poll
+// and memory per chat, and runs the same request schedule with a bare net/http loop (a
+// goroutine and a timer per chat) for comparison. It prints Markdown for the README.
+//
+//	go run ./hack/bench -chats 1000 -duration 30s
+//
+// Each side runs in a process of its own, and the simulator in a third (bin/manager
+// gms-simulator with -sim-bin, else this program re-executed as the simulator), so the CPU
+// and memory measured are the engine's or the loop's alone. The agent messages of the
+// latency probe are posted to the simulator's control API by this (parent) process, not by
+// the measured one; they carry their send time as text.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is the command line, shared by the parent and its children.
+type config struct {
+	child      string
+	chats      int
+	duration   time.Duration
+	warmup     time.Duration
+	simAddr    string
+	simBin     string
+	probeRate  float64
+	rampRate   float64
+	modes      string
+	cpuProfile string
+	memProfile string
+	trace      bool
+}
+
+func main() {
+	var cfg config
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	fs.IntVar(&cfg.chats, "chats", 1000, "Number of concurrent chats.")
+	fs.DurationVar(&cfg.duration, "duration", 30*time.Second, "Length of the measured window.")
+	fs.DurationVar(&cfg.warmup, "warmup", 5*time.Second, "Steady polling before the window starts, once every chat has its agent.")
+	fs.StringVar(&cfg.simAddr, "sim-addr", "", "Address of a running GMS simulator to use for both sides; empty starts a fresh one per side.")
+	fs.StringVar(&cfg.simBin, "sim-bin", "", "The operator binary whose gms-simulator subcommand to start (e.g. bin/manager); empty re-executes this program as the simulator.")
+	fs.Float64Var(&cfg.probeRate, "probe-rate", 200, "Agent messages per second of the latency probe (at most chats/2).")
+	fs.Float64Var(&cfg.rampRate, "ramp-rate", 2000, "Chats started per second before the window.")
+	fs.StringVar(&cfg.modes, "modes", "runner,bare", "The sides to run, in order: runner, bare.")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "Write a CPU profile of each side's window to this path plus .runner or .bare.")
+	fs.StringVar(&cfg.memProfile, "memprofile", "", "Write an allocation profile of each side to this path plus .runner or .bare.")
+	fs.BoolVar(&cfg.trace, "trace", false, "Log the polls of each second of the window and the goroutines.")
+	fs.StringVar(&cfg.child, "child", "", "Internal: run as the runner, bare or sim child process.")
+	_ = fs.Parse(os.Args[1:])
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	raiseFileLimit()
+	var err error
+	switch cfg.child {
+	case "":
+		err = runParent(ctx, cfg)
+	case "sim":
+		os.Exit(runSim(ctx, cfg))
+	case modeRunner, modeBare:
+		err = runChild(ctx, cfg)
+	default:
+		err = fmt.Errorf("unknown child %q", cfg.child)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// raiseFileLimit lifts the soft limit of open files to the hard one: every chat in flight
+// holds a connection, on both ends. Children inherit it.
+func raiseFileLimit() {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+}
+
+// runParent runs each side with its own simulator and prints the report.
+func runParent(ctx context.Context, cfg config) error {
+	if cfg.chats < 1 {
+		return fmt.Errorf("-chats must be at least 1")
+	}
+	var results []*result
+	for _, mode := range strings.Split(cfg.modes, ",") {
+		mode = strings.TrimSpace(mode)
+		if mode != modeRunner && mode != modeBare {
+			return fmt.Errorf("unknown mode %q in -modes", mode)
+		}
+		r, err := runSide(ctx, cfg, mode)
+		if err != nil {
+			return fmt.Errorf("%s: %w", mode, err)
+		}
+		results = append(results, r)
+	}
+	printReport(os.Stdout, cfg, results)
+	return nil
+}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
+)
+
+// Lines a side's process writes on its standard output for the parent; everything else it
+// says goes to standard error.
+const (
+	lineMessage     = "MSG "    // MSG <genesysChatId>: post an agent message now
+	lineWindowStart = "WINDOW+" // the measured window starts
+	lineWindowEnd   = "WINDOW-" // the measured window ended
+	lineResult      = "RESULT " // RESULT <json>
+)
+
+// maxRecordedRequests bounds the simulator's request log, which a long run would grow.
+const maxRecordedRequests = 1000
+
+// runSide runs one side in a child process against a fresh simulator (or -sim-addr) and
+// returns its result, with the simulator's CPU during the window.
+func runSide(ctx context.Context, cfg config, mode string) (*result, error) {
+	addr := cfg.simAddr
+	simPID := 0
+	if addr == "" {
+		sim, err := startSim(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer sim.stop()
+		addr, simPID = sim.addr, sim.cmd.Process.Pid
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding this program: %w", err)
+	}
+	args := []string{
+		"-child", mode, "-chats", strconv.Itoa(cfg.chats), "-duration", cfg.duration.String(),
+		"-warmup", cfg.warmup.String(), "-sim-addr", addr,
+		"-probe-rate", strconv.FormatFloat(cfg.probeRate, 'f', -1, 64),
+		"-ramp-rate", strconv.FormatFloat(cfg.rampRate, 'f', -1, 64),
+	}
+	if cfg.cpuProfile != "" {
+		args = append(args, "-cpuprofile", cfg.cpuProfile+"."+mode)
+	}
+	if cfg.memProfile != "" {
+		args = append(args, "-memprofile", cfg.memProfile+"."+mode)
+	}
+	if cfg.trace {
+		args = append(args, "-trace")
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the %s process: %w", mode, err)
+	}
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+		case <-stopped:
+		}
+	}()
+
+	agent := newAgent(addr)
+	var res *result
+	var simStart, simEnd time.Duration
+	var busyStart, busyEnd time.Duration
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, lineMessage):
+			go agent.message(strings.TrimPrefix(line, lineMessage))
+		case line == lineWindowStart:
+			simStart, busyStart = procCPU(simPID), machineBusy()
+		case line == lineWindowEnd:
+			simEnd, busyEnd = procCPU(simPID), machineBusy()
+		case strings.HasPrefix(line, lineResult):
+			res = &result{}
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, lineResult)), res); err != nil {
+				return nil, fmt.Errorf("reading the %s result: %w", mode, err)
+			}
+		default:
+			fmt.Fprintln(os.Stderr, line)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return nil, fmt.Errorf("the %s process: %w", mode, err)
+	}
+	if res == nil {
+		return nil, fmt.Errorf("the %s process gave no result", mode)
+	}
+	if simPID != 0 {
+		res.SimCPU = simEnd - simStart
+	}
+	res.MessagesFailed = agent.failed.Load()
+	res.MachineCPU = busyEnd - busyStart
+	return res, nil
+}
+
+// machineBusy is the CPU time all processes of the machine used so far (user, nice,
+// system, irq, softirq), from /proc/stat; 0 when unknown.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for _, i := range []int{1, 2, 3, 6, 7} {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		busy += n
+	}
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(busy) * time.Second / clockTicks
+}
+
+// simProcess is a simulator this program started.
+type simProcess struct {
+	addr   string
+	cmd    *exec.Cmd
+	exited chan error
+}
+
+// startSim starts a simulator on a free loopback port and waits until it answers.
+func startSim(ctx context.Context, cfg config) (*simProcess, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	var cmd *exec.Cmd
+	if cfg.simBin != "" {
+		cmd = exec.Command(cfg.simBin, gmssim.Subcommand, "--addr", addr,
+			"--max-recorded-requests", strconv.Itoa(maxRecordedRequests))
+	} else {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("finding this program: %w", err)
+		}
+		cmd = exec.Command(self, "-child", "sim", "-sim-addr", addr)
+	}
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the simulator: %w", err)
+	}
+	sim := &simProcess{addr: addr, cmd: cmd, exited: make(chan error, 1)}
+	go func() { sim.exited <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if res, err := http.Get("http://" + addr + "/sim/faults"); err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			_ = res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return sim, nil
+			}
+		}
+		select {
+		case err := <-sim.exited:
+			return nil, fmt.Errorf("the simulator exited: %v", err)
+		case <-ctx.Done():
+			sim.stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			sim.stop()
+			return nil, errors.New("the simulator did not answer within 30 s")
+		}
+	}
+}
+
+// stop stops the simulator with SIGTERM, then SIGKILL after 15 s.
+func (s *simProcess) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(15 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}
+
+// runSim serves the simulator in this process (the sim child): the same code as the
+// operator binary's gms-simulator subcommand.
+func runSim(ctx context.Context, cfg config) int {
+	return gmssim.Main(ctx, []string{"--addr", cfg.simAddr, "--max-recorded-requests", strconv.Itoa(maxRecordedRequests)})
+}
+
+// procCPU is the user plus system CPU time of a process so far, from /proc; 0 when unknown.
+func procCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command, which is in parentheses: state is field 3, utime 14,
+	// stime 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	user, _ := strconv.ParseInt(f[11], 10, 64)
+	sys, _ := strconv.ParseInt(f[12], 10, 64)
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(user+sys) * time.Second / clockTicks
+}
+
+// agent posts agent messages to the simulator's control API on behalf of a side: the text
+// is the send time in Unix nanoseconds, which the side compares with its own clock.
+type agent struct {
+	base   string
+	client *http.Client
+	failed atomic.Int64
+}
+
+func newAgent(addr string) *agent {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 512, 512
+	return &agent{base: "http://" + addr + "/sim/chats/", client: &http.Client{Transport: t, Timeout: 10 * time.Second}}
+}
+
+func (a *agent) message(chatID string) {
+	body, _ := json.Marshal(map[string]string{"text": strconv.FormatInt(time.Now().UnixNano(), 10)})
+	res, err := a.client.Post(a.base+url.PathEscape(chatID)+"/message", "application/json", bytes.NewReader(body))
+	if err != nil {
+		a.failed.Add(1)
+		return
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		a.failed.Add(1)
+	}
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
+)
+
+// runnerSide carries the chats on the engine: one chat.Manager and its gms.Client, as the
+// runner wires them (without its metrics, status writer and escalation API).
+type runnerSide struct {
+	m         *chat.Manager
+	transport *http.Transport
+	meter     *meter
+	// ids are the engine's chat ids by index; "" when the escalation was refused. Written
+	// by open during the ramp, read after it.
+	ids []string
+	// busy marks the chats with a probe running; after is each chat's last event seen by
+	// its probes (owned by the probe holding busy).
+	busy  []atomic.Bool
+	after []int64
+}
+
+// countingGMS is the runner's client, timing each Refresh Chat.
+type countingGMS struct {
+	*gms.Client
+	meter *meter
+}
+
+func (c countingGMS) Refresh(ctx context.Context, s *gms.Session, position int) (*gms.Response, error) {
+	start := time.Now()
+	resp, err := c.Client.Refresh(ctx, s, position)
+	if c.meter.measuring.Load() {
+		c.meter.roundTrip.record(time.Since(start))
+		if err != nil {
+			c.meter.pollErrors.Add(1)
+		}
+	}
+	return resp, err
+}
+
+func newRunnerSide(ctx context.Context, cfg config, m *meter) (*runnerSide, error) {
+	// The runner's settings with the CRD's defaults (apiRetry 5 attempts from 4.2 s, 10 s
+	// per attempt).
+	transport := gms.NewTransport()
+	client, err := gms.New(gms.Options{Transport: transport, Settings: gms.Settings{
+		ServiceURL:  "http://" + cfg.simAddr,
+		ServiceName: serviceName,
+		Timeout:     10 * time.Second,
+		Retry:       gms.RetryPolicy{MaxAttempts: 5, InitialDelay: 4200 * time.Millisecond, Multiplier: 2},
+	}})
+	if err != nil {
+		return nil, err
+	}
+	const perAgent = 1000
+	mgr := chat.NewManager(chat.Options{
+		GMS: countingGMS{Client: client, meter: m},
+		Settings: chat.Settings{
+			Domain:                "bench",
+			PollInterval:          pollInterval,
+			EscalationTimeout:     time.Hour,
+			AvailabilityRefresh:   time.Hour,
+			Agents:                max(3, (cfg.chats+perAgent-1)/perAgent),
+			MaxChatsPerAgent:      perAgent,
+			SupportPresentContent: true,
+			AgentOverride:         chatv1alpha1.AgentOverrideAgentNameOnly,
+			Locale:                "en-US",
+		},
+		Log:      logr.Discard(),
+		IDPrefix: "0",
+		PollLateness: func(d time.Duration) {
+			if m.measuring.Load() {
+				m.polls.Add(1)
+				m.lateness.record(d)
+			}
+		},
+	})
+	go func() { _ = mgr.Run(ctx) }()
+	return &runnerSide{
+		m:         mgr,
+		transport: transport,
+		meter:     m,
+		ids:       make([]string, cfg.chats),
+		busy:      make([]atomic.Bool, cfg.chats),
+		after:     make([]int64, cfg.chats),
+	}, nil
+}
+
+func (r *runnerSide) open(ctx context.Context, i int) {
+	n := strconv.Itoa(i)
+	v, _, err := r.m.Escalate(ctx, chat.Escalation{
+		ConversationID: "conversation-" + n,
+		Domain:         "bench",
+		User:           chat.User{FirstName: "User", LastName: n, Email: "user" + n + "@example.com"},
+		Subject:        "bench",
+		Attributes:     map[string]string{"bench": "true"},
+		Locale:         "en-US",
+	})
+	if err != nil {
+		logf("runner: escalation %d refused: %v", i, err)
+		return
+	}
+	r.ids[i] = v.ID
+}
+
+func (r *runnerSide) established() (ids []string, failed, pending int) {
+	for _, id := range r.ids {
+		if id == "" {
+			failed++
+			continue
+		}
+		v, err := r.m.Get(id)
+		switch {
+		case err != nil:
+			failed++
+		case v.State == chatv1alpha1.ChatRequesting:
+			pending++
+		case v.State == chatv1alpha1.ChatWaitingForAgent || v.State == chatv1alpha1.ChatConnected:
+			ids = append(ids, v.GenesysChatID)
+		default:
+			failed++
+		}
+	}
+	return ids, failed, pending
+}
+
+func (r *runnerSide) connected() int {
+	n := 0
+	for _, id := range r.ids {
+		if v, err := r.m.Get(id); err == nil && v.State == chatv1alpha1.ChatConnected {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *runnerSide) closeIdle() { r.transport.CloseIdleConnections() }
+
+func (r *runnerSide) probe(ctx context.Context, i int, send func(string)) bool {
+	id := r.ids[i]
+	if id == "" {
+		return false
+	}
+	v, err := r.m.Get(id)
+	if err != nil || v.State != chatv1alpha1.ChatConnected || !r.busy[i].CompareAndSwap(false, true) {
+		return false
+	}
+	go func() {
+		defer r.busy[i].Store(false)
+		// Catch up on the chat's events, so that the next one of kind message is the probe's.
+		for {
+			evs, err := r.m.Events(ctx, id, r.after[i], 0)
+			if err != nil || ctx.Err() != nil {
+				return
+			}
+			if len(evs) == 0 {
+				break
+			}
+			r.after[i] = evs[len(evs)-1].Seq
+		}
+		send(v.GenesysChatID)
+		ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		defer cancel()
+		for {
+			// The bot's long poll, as the escalation API serves it.
+			evs, err := r.m.Events(ctx, id, r.after[i], 30*time.Second)
+			if err != nil {
+				return
+			}
+			now := time.Now()
+			for _, e := range evs {
+				r.after[i] = e.Seq
+				if e.Kind != chat.KindMessage {
+					continue
+				}
+				if sent, ok := parseSent(e.Text); ok && r.meter.measuring.Load() {
+					r.meter.message.record(now.Sub(sent))
+				}
+				return
+			}
+			if ctx.Err() != nil {
+				if r.meter.measuring.Load() && ctx.Err() == context.DeadlineExceeded {
+					r.meter.lost.Add(1)
+				}
+				return
+			}
+		}
+	}()
+	return true
+}
