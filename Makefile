@@ -7,12 +7,14 @@ IMG ?= ghcr.io/gatewayops/genesys-gateway-operator:dev
 # client-go minor in go.mod; etcd follows what that Kubernetes release requires.
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
+CRD_REF_DOCS_VERSION ?= v0.3.0
 ENVTEST_K8S_VERSION ?= v1.37.2
 ENVTEST_K8S_MINOR = $(word 2,$(subst ., ,$(ENVTEST_K8S_VERSION)))
 
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs-$(CRD_REF_DOCS_VERSION)
 ENVTEST_ASSETS ?= $(LOCALBIN)/k8s/$(ENVTEST_K8S_VERSION)
 KUBECTL ?= kubectl
 
@@ -34,7 +36,7 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRD and RBAC manifests from the Go types and markers.
+manifests: $(CONTROLLER_GEN) docs ## Generate the CRD and RBAC manifests (and the API reference) from the Go types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
 
 .PHONY: generate
@@ -65,6 +67,11 @@ bench: ## Benchmark the chat engine against the GMS simulator (bin/manager gms-s
 	for n in $(BENCH_CHATS); do \
 		$(GO) run ./hack/bench -chats $$n -duration $(BENCH_DURATION) -sim-bin bin/manager $(BENCH_FLAGS); \
 	done
+
+.PHONY: docs
+docs: $(CRD_REF_DOCS) ## Generate the API reference api/v1alpha1/reference.md from the Go types and markers.
+	$(CRD_REF_DOCS) --source-path=./api/v1alpha1 --config=hack/docs/config.yaml --renderer=markdown \
+		--templates-dir=hack/docs/templates --output-path=api/v1alpha1/reference.md --log-level=WARN
 
 ##@ Build
 
@@ -107,6 +114,10 @@ $(LOCALBIN):
 $(CONTROLLER_GEN): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $@
+
+$(CRD_REF_DOCS): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) $(GO) install github.com/elastic/crd-ref-docs@$(CRD_REF_DOCS_VERSION)
+	mv $(LOCALBIN)/crd-ref-docs $@
 
 $(KUSTOMIZE): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
