@@ -23,11 +23,11 @@ type GenesysGatewayStatus struct {
 
 	// desiredRunners is the number of runner pods the gateway asks for (0 unless deployed).
 	// +optional
-	DesiredRunners int32 `json:"desiredRunners,omitempty"`
+	DesiredRunners int32 `json:"desiredRunners"`
 
 	// readyRunners is the number of runner pods ready to serve.
 	// +optional
-	ReadyRunners int32 `json:"readyRunners,omitempty"`
+	ReadyRunners int32 `json:"readyRunners"`
 
 	// escalationTokenSecretName is the Secret holding the escalation API's bearer token
 	// (key token): the one named by spec.runner.escalationTokenSecretRef or the one the
@@ -51,31 +51,31 @@ type GenesysGatewayStatus struct {
 type ChatCounters struct {
 	// agents registered.
 	// +optional
-	Agents int32 `json:"agents,omitempty"`
+	Agents int32 `json:"agents"`
 
 	// capacity is the number of chats that can run at once.
 	// +optional
-	Capacity int32 `json:"capacity,omitempty"`
+	Capacity int32 `json:"capacity"`
 
 	// activeChats are chats not yet ended (waiting or connected).
 	// +optional
-	ActiveChats int32 `json:"activeChats,omitempty"`
+	ActiveChats int32 `json:"activeChats"`
 
 	// waitingChats are chats waiting for an agent.
 	// +optional
-	WaitingChats int32 `json:"waitingChats,omitempty"`
+	WaitingChats int32 `json:"waitingChats"`
 
 	// connectedChats are chats with an agent.
 	// +optional
-	ConnectedChats int32 `json:"connectedChats,omitempty"`
+	ConnectedChats int32 `json:"connectedChats"`
 
 	// endedChatsTotal counts chats ended, transferred back included, since the runners started.
 	// +optional
-	EndedChatsTotal int64 `json:"endedChatsTotal,omitempty"`
+	EndedChatsTotal int64 `json:"endedChatsTotal"`
 
 	// failedChatsTotal counts chats failed since the runners started.
 	// +optional
-	FailedChatsTotal int64 `json:"failedChatsTotal,omitempty"`
+	FailedChatsTotal int64 `json:"failedChatsTotal"`
 }
 
 // RunnerStatus is one runner pod's report.
