@@ -73,6 +73,10 @@ docs: $(CRD_REF_DOCS) ## Generate the API reference api/v1alpha1/reference.md fr
 	$(CRD_REF_DOCS) --source-path=./api/v1alpha1 --config=hack/docs/config.yaml --renderer=markdown \
 		--templates-dir=hack/docs/templates --output-path=api/v1alpha1/reference.md --log-level=WARN
 
+.PHONY: demo
+demo: envtest build ## Run the whole product locally (control plane, operator, GMS simulator, a tenant and its runners) and play a chat; ARGS=--once exits after it.
+	$(GO) run ./hack/demo --assets $(ENVTEST_ASSETS) --manager bin/manager $(ARGS)
+
 ##@ Build
 
 .PHONY: build
@@ -133,9 +137,11 @@ KUBE_LDFLAGS = -s -w -X k8s.io/component-base/version.gitVersion=$(ENVTEST_K8S_V
 envtest: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Build the envtest control plane (kube-apiserver, etcd) into bin/k8s/.
 
 $(ENVTEST_ASSETS)/kube-apiserver: hack/kubebin/go.mod | $(LOCALBIN)
-	@echo "Building kube-apiserver $(ENVTEST_K8S_VERSION) from source (a few minutes the first time)..."
-	cd hack/kubebin && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+	@echo "Building kube-apiserver $(ENVTEST_K8S_VERSION) from source into $(ENVTEST_ASSETS): the first time takes several minutes, later runs reuse it."
+	cd hack/kubebin && CGO_ENABLED=0 $(GO) build -v -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-apiserver 2>&1 \
+		| awk '/ /{print; next} {if (++n % 100 == 0) {printf "    kube-apiserver: %d packages compiled...\n", n; fflush()}}'
 
 $(ENVTEST_ASSETS)/etcd: hack/kubebin/go.mod | $(LOCALBIN)
-	@echo "Building etcd from source..."
-	cd hack/kubebin && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $@ go.etcd.io/etcd/server/v3
+	@echo "Building etcd from source into $(ENVTEST_ASSETS)..."
+	cd hack/kubebin && CGO_ENABLED=0 $(GO) build -v -trimpath -ldflags "-s -w" -o $@ go.etcd.io/etcd/server/v3 2>&1 \
+		| awk '/ /{print; next} {if (++n % 100 == 0) {printf "    etcd: %d packages compiled...\n", n; fflush()}}'

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+)
+
+// The demo tenant: as in config/samples, with the connection pointing at the simulator.
+const (
+	tenantNamespace = "tenant-acme"
+	gatewayName     = "acme"
+	gmsSecretName   = "acme-gms-basic"
+	domain          = "acme"
+	serviceName     = "customer-support"
+	queue           = "support"
+)
+
+// gatewayKey is the demo gateway's key.
+var gatewayKey = types.NamespacedName{Namespace: tenantNamespace, Name: gatewayName}
+
+// createTenant creates the tenant's namespace, the Secret with the simulator's Basic
+// credentials, and a deployed GenesysGateway with replicas runners.
+func createTenant(ctx context.Context, cp *controlPlane, sim *simulator, replicas int) (*chatv1alpha1.GenesysGateway, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tenantNamespace}}
+	if err := cp.client.Create(ctx, ns); err != nil {
+		return nil, fmt.Errorf("creating namespace %s: %w", tenantNamespace, err)
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: tenantNamespace, Name: gmsSecretName},
+		StringData: map[string]string{"username": gmsUser, "password": sim.password},
+	}
+	if err := cp.client.Create(ctx, secret); err != nil {
+		return nil, fmt.Errorf("creating Secret %s: %w", gmsSecretName, err)
+	}
+	gw := &chatv1alpha1.GenesysGateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: tenantNamespace, Name: gatewayName},
+		Spec: chatv1alpha1.GenesysGatewaySpec{
+			DisplayName: "ACME customer support (demo)",
+			Domain:      domain,
+			Deploy:      true,
+			Connection: chatv1alpha1.Connection{
+				ServiceURL:  sim.url,
+				ServiceName: serviceName,
+				BasicAuth:   &chatv1alpha1.BasicAuth{SecretRef: chatv1alpha1.SecretReference{Name: gmsSecretName}},
+			},
+			EscalationQueue:        queue,
+			PollingIntervalSeconds: 1,
+			Runner:                 chatv1alpha1.Runner{Replicas: ptr.To(int32(replicas))},
+		},
+	}
+	if err := cp.client.Create(ctx, gw); err != nil {
+		return nil, fmt.Errorf("creating GenesysGateway %s: %w", gatewayKey, err)
+	}
+	return gw, nil
+}
