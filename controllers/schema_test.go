@@ -35,6 +35,7 @@ var _ = Describe("GenesysGateway schema", func() {
 				Scope:                "api://gms-proxy/.default",
 				CertificateSecretRef: chatv1alpha1.SecretReference{Name: "cert"},
 			}
+			withMSAL.Spec.Connection.TLS = &chatv1alpha1.TLS{CABundle: &chatv1alpha1.CABundleReference{Name: "private-ca"}}
 			Expect(k8sClient.Create(ctx, withMSAL)).To(Succeed())
 			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(withMSAL), withMSAL)).To(Succeed())
 		})
@@ -63,6 +64,8 @@ var _ = Describe("GenesysGateway schema", func() {
 			Entry("runner replicas: 1", func() any { return *gw.Spec.Runner.Replicas }, int32(1)),
 			Entry("runner maxChatsPerAgent: 1000", func() any { return gw.Spec.Runner.MaxChatsPerAgent }, int32(1000)),
 			Entry("runner terminationGracePeriodSeconds: 60", func() any { return *gw.Spec.Runner.TerminationGracePeriodSeconds }, int64(60)),
+			Entry("TLS CA bundle kind: ConfigMap", func() any { return withMSAL.Spec.Connection.TLS.CABundle.Kind }, "ConfigMap"),
+			Entry("TLS CA bundle key: ca.crt", func() any { return withMSAL.Spec.Connection.TLS.CABundle.Key }, "ca.crt"),
 			Entry("status.observedGeneration: -1", func() any { return gw.Status.ObservedGeneration }, int64(-1)),
 		)
 	})
@@ -159,6 +162,9 @@ var _ = Describe("GenesysGateway schema", func() {
 		Entry("a gateway service that is no DNS label", "a", func(gw *chatv1alpha1.GenesysGateway) {
 			gw.Spec.GatewayService = "Shard_B"
 		}, "gatewayService must be empty or a DNS label"),
+		Entry("a CA bundle in something else than a ConfigMap or Secret", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.TLS = &chatv1alpha1.TLS{CABundle: &chatv1alpha1.CABundleReference{Kind: "Pod", Name: "ca"}}
+		}, `supported values: "ConfigMap", "Secret"`),
 		Entry("0 runners", "a", func(gw *chatv1alpha1.GenesysGateway) {
 			gw.Spec.Runner.Replicas = new(int32(0))
 		}, "replicas in body should be greater than or equal to 1"),

@@ -45,6 +45,47 @@ type Connection struct {
 	// Auth Enabled).
 	// +optional
 	MicrosoftClientCredentials *MicrosoftClientCredentials `json:"microsoftClientCredentials,omitempty"`
+
+	// tls configures TLS to GMS and to the token authority: extra trusted CAs and a client
+	// certificate. TLS 1.2 is the minimum and certificates are always verified.
+	// +optional
+	TLS *TLS `json:"tls,omitempty"`
+}
+
+// TLS configures TLS to GMS and to the token authority.
+type TLS struct {
+	// caBundle names PEM certificates of CAs to trust besides the system's, for GMS (and its
+	// proxy) and for the token authority: the usual answer to a private CA.
+	// +optional
+	CABundle *CABundleReference `json:"caBundle,omitempty"`
+
+	// clientCertificateSecretRef names a Secret (keys tls.crt and tls.key, as a
+	// kubernetes.io/tls Secret) whose certificate the runners present to GMS or its proxy
+	// (mutual TLS).
+	// +optional
+	ClientCertificateSecretRef *SecretReference `json:"clientCertificateSecretRef,omitempty"`
+}
+
+// CABundleReference names a key holding PEM CA certificates, in a ConfigMap or a Secret of
+// the gateway's namespace.
+type CABundleReference struct {
+	// kind of the object: ConfigMap or Secret.
+	// +optional
+	// +kubebuilder:default=ConfigMap
+	// +kubebuilder:validation:Enum=ConfigMap;Secret
+	Kind string `json:"kind,omitempty"`
+
+	// name of the ConfigMap or Secret.
+	// +required
+	Name ObjectName `json:"name"`
+
+	// key holding the PEM bundle.
+	// +optional
+	// +kubebuilder:default="ca.crt"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-._a-zA-Z0-9]+$')",message="key must be a ConfigMap or Secret key: letters, digits, '-', '_' or '.'"
+	Key string `json:"key,omitempty"`
 }
 
 // ContextPath is a URL path prefix that starts and ends with '/'.

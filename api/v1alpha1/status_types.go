@@ -98,6 +98,23 @@ type RunnerStatus struct {
 	// +kubebuilder:validation:MaxLength=1024
 	LastError string `json:"lastError,omitempty"`
 
+	// authError is the runner's current failure to authenticate to Genesys (an Entra ID
+	// token it cannot obtain, credentials GMS refuses), empty when there is none. It never
+	// holds a credential.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	AuthError string `json:"authError,omitempty"`
+
+	// credentials are the Secrets and ConfigMaps the runner uses, with the resourceVersion
+	// of each it has in use: a rotation shows here once the runner has picked it up. Never
+	// their content.
+	// +optional
+	// +listType=map
+	// +listMapKey=kind
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	Credentials []CredentialVersion `json:"credentials,omitempty"`
+
 	// updateTime is when the runner last wrote this entry.
 	// +optional
 	UpdateTime *metav1.Time `json:"updateTime,omitempty"`
@@ -108,6 +125,23 @@ type RunnerStatus struct {
 	// +listMapKey=id
 	// +kubebuilder:validation:MaxItems=20
 	Chats []ChatStatus `json:"chats,omitempty"`
+}
+
+// CredentialVersion is the version of a referenced object a runner has in use.
+type CredentialVersion struct {
+	// kind is Secret or ConfigMap.
+	// +required
+	// +kubebuilder:validation:Enum=Secret;ConfigMap
+	Kind string `json:"kind"`
+	// name of the object.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// resourceVersion of the object the runner uses.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	ResourceVersion string `json:"resourceVersion,omitempty"`
 }
 
 // ChatState is where a chat is in its life.

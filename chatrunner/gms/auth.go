@@ -46,7 +46,13 @@ func BasicAuth(credentials func() (username, password string, err error)) Author
 	})
 }
 
-// authError marks a failure of the Authorizer: not retried.
+// ErrCredentialsUnavailable marks an Authorizer error that may pass by itself, such as a
+// bearer token not obtained yet: the call is retried per the retry policy, like a network
+// error. Other Authorizer errors (a credential missing from its Secret) are not retried.
+var ErrCredentialsUnavailable = errors.New("credentials not available yet")
+
+// authError marks a failure of the Authorizer: retried only when it wraps
+// ErrCredentialsUnavailable.
 type authError struct{ err error }
 
 func (e *authError) Error() string { return "authorize: " + e.err.Error() }

@@ -79,11 +79,14 @@ func (e *Error) Unwrap() error { return e.Err }
 // Retryable tells whether another attempt may succeed: network errors, attempt timeouts,
 // HTTP 5xx, 429 and 408, statusCode 1, and an undecodable answer (a 2xx or 5xx whose body
 // is not the JSON envelope, which proxies and overloaded servers produce). Not retryable:
-// statusCode 2 (whatever the HTTP status), any other HTTP 4xx, an authorization failure, a
+// statusCode 2 (whatever the HTTP status), any other HTTP 4xx, an authorization failure
+// (unless it wraps ErrCredentialsUnavailable), a
 // request that could not be built, and the end of the caller's context.
 func (e *Error) Retryable() bool {
 	switch e.errKind() {
-	case kindCanceled, kindAuth, kindRequest:
+	case kindAuth:
+		return errors.Is(e.Err, ErrCredentialsUnavailable)
+	case kindCanceled, kindRequest:
 		return false
 	case kindTimeout, kindNetwork:
 		return true

@@ -93,6 +93,7 @@ func TestErrorClassification(t *testing.T) {
 		{"caller canceled", &Error{StatusCode: -1, Err: &stoppedError{err: context.Canceled}}, false, "canceled"},
 		{"caller deadline", &Error{HTTPStatus: 503, StatusCode: 1, Err: &stoppedError{err: context.DeadlineExceeded}}, false, "canceled"},
 		{"authorizer", &Error{StatusCode: -1, Err: &authError{err: errors.New("no secret")}}, false, "auth"},
+		{"authorizer without a token yet", &Error{StatusCode: -1, Err: &authError{err: fmt.Errorf("token: %w", ErrCredentialsUnavailable)}}, true, "auth"},
 		{"bad request", &Error{StatusCode: -1, Err: &requestError{reason: "invalid URL"}}, false, "request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

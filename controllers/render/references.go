@@ -31,6 +31,21 @@ func References(gw *chatv1alpha1.GenesysGateway) []Reference {
 			refs = append(refs, Reference{"spec.connection.microsoftClientCredentials.privateKeyPasswordSecretRef", "Secret", string(p.Name), []string{"password"}})
 		}
 	}
+	if t := conn.TLS; t != nil {
+		if b := t.CABundle; b != nil {
+			kind, key := b.Kind, b.Key
+			if kind == "" {
+				kind = "ConfigMap"
+			}
+			if key == "" {
+				key = "ca.crt"
+			}
+			refs = append(refs, Reference{"spec.connection.tls.caBundle", kind, string(b.Name), []string{key}})
+		}
+		if c := t.ClientCertificateSecretRef; c != nil {
+			refs = append(refs, Reference{"spec.connection.tls.clientCertificateSecretRef", "Secret", string(c.Name), []string{"tls.crt", "tls.key"}})
+		}
+	}
 	tokenField := "spec.runner.escalationTokenSecretRef"
 	if gw.Spec.Runner.EscalationTokenSecretRef == nil {
 		tokenField = "status.escalationTokenSecretName (generated)"
