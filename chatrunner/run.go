@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -69,7 +70,11 @@ func Run(ctx context.Context, opts Options) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mets := metrics.New(reg, opts.Gateway.String())
-	gmsClient, err := gms.New(gms.Options{Settings: gmsSettings(snap.Gateway), Auth: basicAuth(watcher), Observer: mets})
+	transport := newTLSTransport()
+	if err := transport.update(snap); err != nil {
+		log.Error(err, "Kept the default TLS settings")
+	}
+	gmsClient, err := gms.New(gms.Options{Settings: gmsSettings(snap.Gateway), Auth: basicAuth(watcher), Observer: mets, Transport: transport})
 	if err != nil {
 		return fmt.Errorf("configuring the Genesys client: %w", err)
 	}
@@ -113,11 +118,12 @@ func Run(ctx context.Context, opts Options) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return engine.Run(ctx) })
-	g.Go(func() error { follow(ctx, log, watcher, gmsClient, engine); return nil })
+	g.Go(func() error { follow(ctx, log, watcher, transport, gmsClient, engine); return nil })
 	g.Go(func() error {
 		changed := withHeartbeat(ctx, engine.Changed(), heartbeat)
 		status.Run(ctx, func() chatv1alpha1.RunnerStatus {
 			st := engine.Status()
+			st.Credentials = credentialVersions(watcher.Current())
 			mets.SetChats(countStates(st))
 			return st
 		}, changed)
@@ -136,7 +142,7 @@ func Run(ctx context.Context, opts Options) error {
 
 // follow applies every change of the gateway and its Secrets to the running client and
 // engine: chats keep running.
-func follow(ctx context.Context, log logr.Logger, w *live.Watcher, c *gms.Client, e *chat.Manager) {
+func follow(ctx context.Context, log logr.Logger, w *live.Watcher, t *tlsTransport, c *gms.Client, e *chat.Manager) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -144,6 +150,9 @@ func follow(ctx context.Context, log logr.Logger, w *live.Watcher, c *gms.Client
 		case <-w.Changed():
 		}
 		snap := w.Current()
+		if err := t.update(snap); err != nil {
+			log.Error(err, "Kept the previous TLS settings")
+		}
 		if err := c.Configure(gmsSettings(snap.Gateway)); err != nil {
 			log.Error(err, "Kept the previous Genesys settings")
 		}
@@ -175,6 +184,21 @@ func withHeartbeat(ctx context.Context, changes <-chan struct{}, period time.Dur
 			}
 		}
 	}()
+	return out
+}
+
+// credentialVersions lists the referenced objects the runner has, with the resource
+// version of each: what a rotation shows once picked up.
+func credentialVersions(snap *live.Snapshot) []chatv1alpha1.CredentialVersion {
+	rvs := snap.ResourceVersions()
+	var out []chatv1alpha1.CredentialVersion
+	for _, r := range render.References(snap.Gateway) {
+		if rv, ok := rvs[r.Kind+"/"+r.Name]; ok && !slices.ContainsFunc(out, func(c chatv1alpha1.CredentialVersion) bool {
+			return c.Kind == r.Kind && c.Name == r.Name
+		}) {
+			out = append(out, chatv1alpha1.CredentialVersion{Kind: r.Kind, Name: r.Name, ResourceVersion: rv})
+		}
+	}
 	return out
 }
 

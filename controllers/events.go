@@ -53,7 +53,7 @@ func (r *GatewayReconciler) recordGenesysTransition(gw *chatv1alpha1.GenesysGate
 	wasFalse := was != nil && was.Status == metav1.ConditionFalse
 	switch {
 	case now.Status == metav1.ConditionFalse && !wasFalse:
-		r.event(gw, corev1.EventTypeWarning, chatv1alpha1.GenesysUnreachableReason, "%s", now.Message)
+		r.event(gw, corev1.EventTypeWarning, now.Reason, "%s", now.Message)
 	case now.Status == metav1.ConditionTrue && wasFalse:
 		r.event(gw, corev1.EventTypeNormal, eventGenesysRecovered, "%s", now.Message)
 	}

@@ -92,7 +92,7 @@ func (r *GatewayReconciler) removeStaleRunners(ctx context.Context, gw *chatv1al
 }
 
 // observeGenesys sets GenesysReachable from the live runner entries: False while any
-// runner reports an error, True once one has polled a chat and none reports an error,
+// runner reports an error (AuthenticationFailed when it cannot authenticate), True once one has polled a chat and none reports an error,
 // Unknown until then. A runner clears its lastError once its calls succeed again. The
 // condition is absent while the gateway is not deployed.
 func observeGenesys(gw *chatv1alpha1.GenesysGateway) {
@@ -103,15 +103,21 @@ func observeGenesys(gw *chatv1alpha1.GenesysGateway) {
 	runners := slices.SortedFunc(slices.Values(gw.Status.Runners), func(a, b chatv1alpha1.RunnerStatus) int {
 		return cmp.Compare(a.Pod, b.Pod)
 	})
-	var failing []string
+	var failing, unauthenticated []string
 	polled := false
 	for _, entry := range runners {
+		if entry.AuthError != "" {
+			unauthenticated = append(unauthenticated, entry.Pod+": "+entry.AuthError)
+		}
 		if entry.LastError != "" {
 			failing = append(failing, entry.Pod+": "+entry.LastError)
 		}
 		polled = polled || entry.LastPollTime != nil
 	}
 	switch {
+	case len(unauthenticated) > 0:
+		setCondition(gw, chatv1alpha1.GenesysReachableCondition, metav1.ConditionFalse, chatv1alpha1.AuthenticationFailedReason,
+			"Runners cannot authenticate to Genesys: "+strings.Join(unauthenticated, "; "))
 	case len(failing) > 0:
 		setCondition(gw, chatv1alpha1.GenesysReachableCondition, metav1.ConditionFalse, chatv1alpha1.GenesysUnreachableReason,
 			"Runners report Chat API errors: "+strings.Join(failing, "; "))

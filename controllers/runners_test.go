@@ -132,6 +132,19 @@ var _ = Describe("Runner status entries", func() {
 				HaveField("Reason", "GenesysRecovered"))))
 		}).Should(Succeed())
 		Expect(readyOf(Default, key).Status).To(Equal(metav1.ConditionTrue))
+
+		By("a runner that cannot authenticate")
+		entry.set(func(s *chatv1alpha1.RunnerStatus) {
+			s.LastError = "gms refresh: HTTP 401"
+			s.AuthError = "gms refresh: HTTP 401"
+		})
+		c = expectGenesysReachable(key, metav1.ConditionFalse, chatv1alpha1.AuthenticationFailedReason)
+		Expect(c.Message).To(Equal("Runners cannot authenticate to Genesys: acme-runner-1: gms refresh: HTTP 401"))
+		Eventually(func(g Gomega) {
+			g.Expect(eventsOf(g, key)).To(ContainElement(SatisfyAll(
+				HaveField("Type", corev1.EventTypeWarning),
+				HaveField("Reason", chatv1alpha1.AuthenticationFailedReason))))
+		}).Should(Succeed())
 	})
 
 	It("writes a runner's entry at most once per interval, the last state of a burst, never an unchanged one", func() {

@@ -53,6 +53,10 @@ const (
 	// GenesysUnreachableReason: a runner reports an error of the Chat API; the message
 	// names the runners and their errors.
 	GenesysUnreachableReason = "GenesysUnreachable"
+	// AuthenticationFailedReason: a runner cannot authenticate to Genesys (an Entra ID
+	// token it cannot obtain, credentials GMS refuses); the message names the runners and
+	// the problem.
+	AuthenticationFailedReason = "AuthenticationFailed"
 	// NoChatsReason: no runner has polled a chat yet, so whether Genesys is reachable is
 	// unknown.
 	NoChatsReason = "NoChats"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -127,6 +128,9 @@ func chatRequest(e Escalation) gms.ChatRequest {
 // request asks Genesys for the chat, then puts it on the poll schedule.
 func (m *Manager) request(c *chat) {
 	sess, resp, err := m.opts.GMS.RequestChat(m.base, chatRequest(c.escalation))
+	if m.base.Err() == nil {
+		m.observeCall(err, false)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if sess != nil {
@@ -190,7 +194,7 @@ func (m *Manager) poll(c *chat, due time.Time) {
 	if m.base.Err() != nil {
 		return // shutting down: the chat is not at fault
 	}
-	m.polled(err)
+	m.observeCall(err, true)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if terminal(c.state) {
@@ -201,22 +205,37 @@ func (m *Manager) poll(c *chat, due time.Time) {
 	}
 }
 
-// polled records a poll's outcome in the runner's counters.
-func (m *Manager) polled(err error) {
+// observeCall records the outcome of a poll or a chat request in the runner's counters:
+// the last successful poll, and the current error (cleared by the next success).
+func (m *Manager) observeCall(err error, poll bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err == nil {
-		m.counts.lastPoll = m.clock.Now()
+		if poll {
+			m.counts.lastPoll = m.clock.Now()
+		}
+		m.counts.authFailed = false
 		if m.counts.lastError != "" {
 			m.counts.lastError = ""
 			m.notify()
 		}
 		return
 	}
+	m.counts.authFailed = authFailure(err)
 	if msg := err.Error(); msg != m.counts.lastError {
 		m.counts.lastError = msg
 		m.notify()
 	}
+}
+
+// authFailure reports whether a Chat API call failed because Genesys (or its proxy)
+// refused the credentials, or none could be had.
+func authFailure(err error) bool {
+	var gerr *gms.Error
+	if !errors.As(err, &gerr) {
+		return false
+	}
+	return gerr.HTTPStatus == http.StatusUnauthorized || gerr.HTTPStatus == http.StatusForbidden || gerr.Code() == "auth"
 }
 
 // handle applies a response's new events and its end of chat. It returns the call's error

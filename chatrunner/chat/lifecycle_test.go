@@ -336,3 +336,15 @@ func TestStatusCountsAndBoundsChats(t *testing.T) {
 		h.Expect(c.GenesysChatID).NotTo(BeEmpty())
 	}
 }
+
+func TestRefusedCredentialsAreReportedNotRetried(t *testing.T) {
+	h := newHarness(t, nil, gmssim.Options{BasicAuth: &gmssim.Credentials{Username: "gms", Password: "not-what-the-runner-has"}})
+	v, _, err := h.m.Escalate(context.Background(), escalation("conv-401"))
+	h.Expect(err).NotTo(HaveOccurred())
+	v = h.waitState(v.ID, chatv1alpha1.ChatFailed)
+	h.Expect(v.LastError).To(ContainSubstring("401"))
+	st := h.m.Status()
+	h.Expect(st.AuthError).To(ContainSubstring("401"))
+	h.Expect(st.LastError).To(Equal(st.AuthError))
+	h.Expect(h.sim.Requests()).To(HaveLen(1), "a refused credential is not retried")
+}

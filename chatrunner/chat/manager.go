@@ -85,6 +85,8 @@ type counts struct {
 	failedTotal        int64
 	lastPoll           time.Time
 	lastError          string
+	// authFailed says lastError is a refusal of the credentials.
+	authFailed bool
 }
 
 // NewManager returns a manager; Run starts it.

@@ -29,6 +29,9 @@ func (m *Manager) Status() chatv1alpha1.RunnerStatus {
 		LastPollTime: timeOrNil(m.counts.lastPoll),
 		LastError:    m.counts.lastError,
 	}
+	if m.counts.authFailed {
+		st.AuthError = m.counts.lastError
+	}
 	picked := make([]*chat, 0, maxStatusChats)
 	for e := m.active.Back(); e != nil && len(picked) < maxStatusChats; e = e.Prev() {
 		picked = append(picked, e.Value.(*chat))
