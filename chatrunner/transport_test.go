@@ -1,0 +1,86 @@
+package chatrunner
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
+)
+
+// snapshotWithCA is a gateway whose TLS trusts the CA bundle of a ConfigMap.
+func snapshotWithCA(bundle []byte, version string) *live.Snapshot {
+	gw := &chatv1alpha1.GenesysGateway{ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "tenant"}}
+	gw.Spec.Connection.TLS = &chatv1alpha1.TLS{CABundle: &chatv1alpha1.CABundleReference{Kind: "ConfigMap", Name: "private-ca", Key: "ca.crt"}}
+	return &live.Snapshot{
+		Gateway: gw,
+		ConfigMaps: map[string]*corev1.ConfigMap{"private-ca": {
+			ObjectMeta: metav1.ObjectMeta{Name: "private-ca", ResourceVersion: version},
+			Data:       map[string]string{"ca.crt": string(bundle)},
+		}},
+	}
+}
+
+func get(t *tlsTransport, url string) error {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	resp, err := t.RoundTrip(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	return err
+}
+
+func TestPrivateCATrustedWhenConfiguredRefusedWhenNot(t *testing.T) {
+	g := NewWithT(t)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+
+	tr := newTLSTransport()
+	g.Expect(get(tr, srv.URL)).To(MatchError(ContainSubstring("certificate signed by unknown authority")), "not trusted by default")
+
+	g.Expect(tr.update(snapshotWithCA(ca, "1"))).To(Succeed())
+	g.Expect(get(tr, srv.URL)).To(Succeed(), "trusted once the bundle names it")
+
+	g.Expect(tr.update(snapshotWithCA(otherCA(t), "2"))).To(Succeed())
+	g.Expect(get(tr, srv.URL)).To(MatchError(ContainSubstring("certificate signed by unknown authority")),
+		"a rotated bundle applies to the next call")
+	g.Expect(tr.update(snapshotWithCA(ca, "3"))).To(Succeed())
+	g.Expect(get(tr, srv.URL)).To(Succeed())
+
+	g.Expect(tr.update(snapshotWithCA([]byte("not PEM"), "4"))).To(MatchError(ContainSubstring(`"private-ca"`)))
+	g.Expect(get(tr, srv.URL)).To(Succeed(), "a bad bundle keeps the previous transport")
+	g.Expect(tr.current.Load().TLSClientConfig.MinVersion).To(BeNumerically("==", 0x0303), "TLS 1.2 at least")
+	g.Expect(tr.current.Load().TLSClientConfig.InsecureSkipVerify).To(BeFalse())
+}
+
+// otherCA is the PEM of a CA that signed nothing the test serves.
+func otherCA(t *testing.T) []byte {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "other CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
