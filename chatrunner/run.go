@@ -74,7 +74,11 @@ func Run(ctx context.Context, opts Options) error {
 	if err := transport.update(snap); err != nil {
 		log.Error(err, "Kept the default TLS settings")
 	}
-	gmsClient, err := gms.New(gms.Options{Settings: gmsSettings(snap.Gateway), Auth: basicAuth(watcher), Observer: mets, Transport: transport})
+	auth := newAuthenticator(watcher, transport, log.WithName("auth"))
+	if err := auth.update(ctx, snap); err != nil {
+		log.Error(err, "Cannot use the Entra ID certificate yet")
+	}
+	gmsClient, err := gms.New(gms.Options{Settings: gmsSettings(snap.Gateway), Auth: auth, Observer: mets, Transport: transport})
 	if err != nil {
 		return fmt.Errorf("configuring the Genesys client: %w", err)
 	}
@@ -118,12 +122,15 @@ func Run(ctx context.Context, opts Options) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return engine.Run(ctx) })
-	g.Go(func() error { follow(ctx, log, watcher, transport, gmsClient, engine); return nil })
+	g.Go(func() error { follow(ctx, log, watcher, transport, auth, gmsClient, engine); return nil })
 	g.Go(func() error {
-		changed := withHeartbeat(ctx, engine.Changed(), heartbeat)
+		changed := withHeartbeat(ctx, heartbeat, engine.Changed(), auth.changed)
 		status.Run(ctx, func() chatv1alpha1.RunnerStatus {
 			st := engine.Status()
 			st.Credentials = credentialVersions(watcher.Current())
+			if e := auth.authError(); e != "" {
+				st.AuthError = e
+			}
 			mets.SetChats(countStates(st))
 			return st
 		}, changed)
@@ -142,7 +149,7 @@ func Run(ctx context.Context, opts Options) error {
 
 // follow applies every change of the gateway and its Secrets to the running client and
 // engine: chats keep running.
-func follow(ctx context.Context, log logr.Logger, w *live.Watcher, t *tlsTransport, c *gms.Client, e *chat.Manager) {
+func follow(ctx context.Context, log logr.Logger, w *live.Watcher, t *tlsTransport, a *authenticator, c *gms.Client, e *chat.Manager) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -152,6 +159,9 @@ func follow(ctx context.Context, log logr.Logger, w *live.Watcher, t *tlsTranspo
 		snap := w.Current()
 		if err := t.update(snap); err != nil {
 			log.Error(err, "Kept the previous TLS settings")
+		}
+		if err := a.update(ctx, snap); err != nil {
+			log.Error(err, "Kept the previous Entra ID certificate")
 		}
 		if err := c.Configure(gmsSettings(snap.Gateway)); err != nil {
 			log.Error(err, "Kept the previous Genesys settings")
@@ -165,9 +175,27 @@ func follow(ctx context.Context, log logr.Logger, w *live.Watcher, t *tlsTranspo
 	}
 }
 
-// withHeartbeat forwards changes, and a change every period besides.
-func withHeartbeat(ctx context.Context, changes <-chan struct{}, period time.Duration) <-chan struct{} {
+// withHeartbeat forwards the changes of any channel, and a change every period besides.
+func withHeartbeat(ctx context.Context, period time.Duration, changes ...<-chan struct{}) <-chan struct{} {
 	out := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case out <- struct{}{}:
+		default:
+		}
+	}
+	for _, ch := range changes {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ch:
+					signal()
+				}
+			}
+		}()
+	}
 	go func() {
 		t := clock.RealClock{}.NewTicker(period)
 		defer t.Stop()
@@ -175,12 +203,8 @@ func withHeartbeat(ctx context.Context, changes <-chan struct{}, period time.Dur
 			select {
 			case <-ctx.Done():
 				return
-			case <-changes:
 			case <-t.C():
-			}
-			select {
-			case out <- struct{}{}:
-			default:
+				signal()
 			}
 		}
 	}()

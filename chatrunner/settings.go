@@ -1,8 +1,6 @@
 package chatrunner
 
 import (
-	"context"
-	"net/http"
 	"time"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
@@ -55,28 +53,6 @@ func engineSettings(snap *live.Snapshot) (chat.Settings, error) {
 		}
 	}
 	return chat.SettingsFrom(gw, directory), err
-}
-
-// basicAuth authorizes Chat API calls with the gateway's Basic credentials, read from the
-// live snapshot on every call, so a rotated password applies to the next call.
-func basicAuth(w *live.Watcher) gms.Authorizer {
-	return gms.AuthorizerFunc(func(_ context.Context, req *http.Request) error {
-		snap := w.Current()
-		ref := snap.Gateway.Spec.Connection.BasicAuth
-		if ref == nil {
-			return nil
-		}
-		user, err := snap.SecretKey(string(ref.SecretRef.Name), "username")
-		if err != nil {
-			return err
-		}
-		password, err := snap.SecretKey(string(ref.SecretRef.Name), "password")
-		if err != nil {
-			return err
-		}
-		req.SetBasicAuth(string(user), string(password))
-		return nil
-	})
 }
 
 // escalationToken reads the escalation API's token from the live snapshot.

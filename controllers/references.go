@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -58,9 +59,11 @@ type referenceProblem struct {
 }
 
 // resolve checks every reference with a live read (Secrets are not cached, so their
-// content never sits in the operator's memory). It returns the first problem found, or
-// an error when the API server could not be asked.
+// content never sits in the operator's memory), then parses the certificates, keys and CA
+// bundles among them (checkCredentials). It returns the first problem found, or an error
+// when the API server could not be asked.
 func resolve(ctx context.Context, reader client.Reader, namespace string, refs []reference) (*referenceProblem, error) {
+	contents := make(map[string]map[string][]byte, len(refs))
 	for _, ref := range refs {
 		key := types.NamespacedName{Namespace: namespace, Name: ref.Name}
 		var data map[string]bool
@@ -75,6 +78,7 @@ func resolve(ctx context.Context, reader client.Reader, namespace string, refs [
 				return nil, fmt.Errorf("reading Secret %q: %w", ref.Name, err)
 			}
 			data = keysOf(s.Data, nil)
+			contents[ref.Field] = s.Data
 		case "ConfigMap":
 			cm := &corev1.ConfigMap{}
 			if err := reader.Get(ctx, key, cm); err != nil {
@@ -85,6 +89,7 @@ func resolve(ctx context.Context, reader client.Reader, namespace string, refs [
 				return nil, fmt.Errorf("reading ConfigMap %q: %w", ref.Name, err)
 			}
 			data = keysOf(cm.BinaryData, cm.Data)
+			contents[ref.Field] = configMapContent(cm)
 		}
 		for _, k := range ref.Keys {
 			if !data[k] {
@@ -93,7 +98,19 @@ func resolve(ctx context.Context, reader client.Reader, namespace string, refs [
 			}
 		}
 	}
-	return nil, nil
+	return checkCredentials(refs, contents, time.Now()), nil
+}
+
+// configMapContent is a ConfigMap's data and binary data as bytes.
+func configMapContent(cm *corev1.ConfigMap) map[string][]byte {
+	out := make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
+	for k, v := range cm.BinaryData {
+		out[k] = v
+	}
+	for k, v := range cm.Data {
+		out[k] = []byte(v)
+	}
+	return out
 }
 
 // keysOf returns the keys that hold a non-empty value.
