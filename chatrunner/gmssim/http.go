@@ -45,6 +45,12 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 
 // authorized reports whether r carries the Chat API's basic credentials, if any are set.
 func (s *Simulator) authorized(r *http.Request) bool {
+	if valid := s.opts.BearerToken; valid != nil {
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || !valid(token) {
+			return false
+		}
+	}
 	want := s.auth.Load()
 	if want == nil {
 		return true

@@ -3,6 +3,7 @@ package gmssim
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,4 +119,21 @@ func TestBasicAuth(t *testing.T) {
 	reqs := c.sim.Requests()
 	g.Expect(reqs[0].Header.Get("Authorization")).To(BeEmpty())
 	g.Expect(reqs[len(reqs)-1].Header.Get("Authorization")).To(HavePrefix("Basic "))
+}
+
+func TestBearerTokenRequiredWhenConfigured(t *testing.T) {
+	c := newTC(t, Options{BearerToken: func(token string) bool { return token == "good-token" }})
+	g := c.g
+	for auth, want := range map[string]int{"": http.StatusUnauthorized, "Bearer bad": http.StatusUnauthorized, "Basic Z29vZC10b2tlbg==": http.StatusUnauthorized, "Bearer good-token": http.StatusOK} {
+		req, err := http.NewRequest(http.MethodPost, c.base+testService, strings.NewReader(url.Values{gms.ParamNickname: {"Jane"}}.Encode()))
+		g.Expect(err).NotTo(HaveOccurred())
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		g.Expect(resp.StatusCode).To(Equal(want), auth)
+	}
 }

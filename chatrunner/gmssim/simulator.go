@@ -34,6 +34,9 @@ type Options struct {
 	// BasicAuth, when set, requires these HTTP Basic credentials on the Chat API. Missing or
 	// wrong credentials answer 401 with WWW-Authenticate and a JSON error body.
 	BasicAuth *Credentials
+	// BearerToken, when set, requires "Authorization: Bearer <token>" on the Chat API with a
+	// token it accepts, as a proxy in front of GMS checks an Entra ID token. Otherwise 401.
+	BearerToken func(token string) bool
 	// IdleTimeout, when positive, ends a chat whose client made no request for longer, with an
 	// IdleClose event from External.
 	IdleTimeout time.Duration
