@@ -17,6 +17,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -136,6 +137,11 @@ func (s *Server) CAPool() *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AddCert(s.srv.Certificate())
 	return pool
+}
+
+// CAPEM is the server's certificate in PEM, for a CA bundle that makes a client trust it.
+func (s *Server) CAPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
 }
 
 // Client returns an HTTP client that trusts the server and can reach nothing else: any
