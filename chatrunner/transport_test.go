@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -18,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/entra/entratest"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
 )
 
@@ -83,4 +85,29 @@ func otherCA(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func TestClientCertificatePresentedForMutualTLS(t *testing.T) {
+	g := NewWithT(t)
+	client := entratest.NewClientCert(t, entratest.CertOptions{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	clientCAs := x509.NewCertPool()
+	clientCAs.AddCert(client.Root)
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCAs}
+	srv.StartTLS()
+	defer srv.Close()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+
+	snap := snapshotWithCA(ca, "1")
+	tr := newTLSTransport()
+	g.Expect(tr.update(snap)).To(Succeed())
+	g.Expect(get(tr, srv.URL)).To(HaveOccurred(), "refused without a client certificate")
+
+	snap.Gateway.Spec.Connection.TLS.ClientCertificateSecretRef = &chatv1alpha1.SecretReference{Name: "gms-client"}
+	snap.Secrets = map[string]*corev1.Secret{"gms-client": {
+		ObjectMeta: metav1.ObjectMeta{Name: "gms-client", ResourceVersion: "7"},
+		Data:       map[string][]byte{"tls.crt": client.CertPEM, "tls.key": client.KeyPEM},
+	}}
+	g.Expect(tr.update(snap)).To(Succeed())
+	g.Expect(get(tr, srv.URL)).To(Succeed(), "accepted with the gateway's client certificate")
 }
