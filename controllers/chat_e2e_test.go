@@ -2,7 +2,6 @@ package controllers_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -52,21 +51,7 @@ var _ = Describe("A chat end to end: operator, a runner started as its pod, the 
 		key := create(gw)
 
 		By("starting runner 0 as the StatefulSet's pod template says")
-		sts := runnerStatefulSet(key)
-		runCtx, stop := context.WithCancel(ctx)
-		runner := startPodRunner(runCtx, sts)
-		DeferCleanup(func() {
-			stop()
-			Eventually(runner.done).Should(Receive(Equal(0)), "the runner stops cleanly")
-		})
-		rollOut(client.ObjectKeyFromObject(sts), 1)
-		expectReady(key, "True", chatv1alpha1.AvailableReason)
-		Eventually(func() (int, error) { return httpStatus(runner.health + "/readyz") }).Should(Equal(http.StatusOK))
-
-		tokenName := getGateway(Default, key).Status.EscalationTokenSecretName
-		token := &corev1.Secret{}
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: tokenName}, token)).To(Succeed())
-		bot := &botClient{base: runner.api, token: string(token.Data["token"])}
+		runner, bot := runGateway(key)
 
 		By("escalating a conversation")
 		status, created := bot.do(http.MethodPost, "/v1/chats", map[string]any{

@@ -1,7 +1,6 @@
 package controllers_test
 
 import (
-	"context"
 	"crypto/x509"
 	"encoding/json"
 	"net/http"
@@ -59,19 +58,7 @@ var _ = Describe("Entra ID client credentials end to end: a runner started as it
 		key := create(gw)
 
 		By("starting the runner as its pod would")
-		sts := runnerStatefulSet(key)
-		runCtx, stop := context.WithCancel(ctx)
-		runner := startPodRunner(runCtx, sts)
-		DeferCleanup(func() {
-			stop()
-			Eventually(runner.done).Should(Receive(Equal(0)))
-		})
-		rollOut(client.ObjectKeyFromObject(sts), 1)
-		expectReady(key, metav1.ConditionTrue, chatv1alpha1.AvailableReason)
-		Eventually(func() (int, error) { return httpStatus(runner.health + "/readyz") }).Should(Equal(http.StatusOK))
-		token := &corev1.Secret{}
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: getGateway(Default, key).Status.EscalationTokenSecretName}, token)).To(Succeed())
-		bot := &botClient{base: runner.api, token: string(token.Data["token"])}
+		runner, bot := runGateway(key)
 
 		By("escalating: every Chat API call carries a valid bearer token, on the overridden paths")
 		status, created := bot.do(http.MethodPost, "/v1/chats", map[string]any{

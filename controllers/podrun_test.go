@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
 	"sync"
 
@@ -12,10 +13,12 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner"
 	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
 )
@@ -126,4 +129,26 @@ func runnerStatefulSet(key client.ObjectKey) *appsv1.StatefulSet {
 		return k8sClient.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name + "-runner"}, sts)
 	}).Should(Succeed())
 	return sts
+}
+
+// runGateway starts runner 0 of a deployed gateway as its pod would, marks its StatefulSet
+// rolled out (there is no kubelet), and waits for Ready and the runner's readiness. It
+// returns the runner and a bot client holding the escalation token; the runner stops, and
+// must stop cleanly, when the spec ends.
+func runGateway(key client.ObjectKey) (*podRunner, *botClient) {
+	GinkgoHelper()
+	sts := runnerStatefulSet(key)
+	runCtx, stop := context.WithCancel(ctx)
+	runner := startPodRunner(runCtx, sts)
+	DeferCleanup(func() {
+		stop()
+		Eventually(runner.done).Should(Receive(Equal(0)), "the runner stops cleanly")
+	})
+	rollOut(client.ObjectKeyFromObject(sts), 1)
+	expectReady(key, metav1.ConditionTrue, chatv1alpha1.AvailableReason)
+	Eventually(func() (int, error) { return httpStatus(runner.health + "/readyz") }).Should(Equal(http.StatusOK))
+	token := &corev1.Secret{}
+	name := getGateway(Default, key).Status.EscalationTokenSecretName
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: name}, token)).To(Succeed())
+	return runner, &botClient{base: runner.api, token: string(token.Data["token"])}
 }
