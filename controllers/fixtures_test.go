@@ -7,6 +7,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
@@ -89,4 +90,19 @@ func eventsOf(g Gomega, key client.ObjectKey) []eventsv1.Event {
 		}
 	}
 	return out
+}
+
+// updateGateway changes a gateway's spec, retrying on conflicts with concurrent status
+// writes (the operator's and the runners').
+func updateGateway(key client.ObjectKey, change func(*chatv1alpha1.GenesysGateway)) *chatv1alpha1.GenesysGateway {
+	GinkgoHelper()
+	gw := &chatv1alpha1.GenesysGateway{}
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8sClient.Get(ctx, key, gw); err != nil {
+			return err
+		}
+		change(gw)
+		return k8sClient.Update(ctx, gw)
+	})).To(Succeed())
+	return gw
 }

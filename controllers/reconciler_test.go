@@ -178,9 +178,7 @@ var _ = Describe("GenesysGateway reconciler", func() {
 
 		It("removes the runners when deploy turns false", func() {
 			expectReady(key, metav1.ConditionUnknown, chatv1alpha1.ProgressingReason)
-			gw = getGateway(Default, key)
-			gw.Spec.Deploy = false
-			Expect(k8sClient.Update(ctx, gw)).To(Succeed())
+			gw = updateGateway(key, func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.Deploy = false })
 
 			expectReady(key, metav1.ConditionTrue, chatv1alpha1.NotDeployedReason)
 			for _, obj := range []client.Object{&appsv1.StatefulSet{}, &rbacv1.Role{}, &rbacv1.RoleBinding{}, &corev1.ServiceAccount{}} {
@@ -236,11 +234,11 @@ var _ = Describe("GenesysGateway reconciler", func() {
 		It("leaves a suspended gateway alone and catches up when resumed", func() {
 			expectReady(key, metav1.ConditionUnknown, chatv1alpha1.ProgressingReason)
 			stsKey := client.ObjectKey{Namespace: namespace, Name: "acme-runner"}
-			gw = getGateway(Default, key)
-			observed := gw.Status.ObservedGeneration
-			gw.Spec.Suspend = true
-			gw.Spec.Runner.Replicas = new(int32(3))
-			Expect(k8sClient.Update(ctx, gw)).To(Succeed())
+			observed := getGateway(Default, key).Status.ObservedGeneration
+			gw = updateGateway(key, func(gw *chatv1alpha1.GenesysGateway) {
+				gw.Spec.Suspend = true
+				gw.Spec.Runner.Replicas = new(int32(3))
+			})
 
 			_, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: key})
 			Expect(err).NotTo(HaveOccurred())
@@ -249,9 +247,7 @@ var _ = Describe("GenesysGateway reconciler", func() {
 			Expect(*sts.Spec.Replicas).To(Equal(int32(2)))
 			Expect(getGateway(Default, key).Status.ObservedGeneration).To(Equal(observed))
 
-			gw = getGateway(Default, key)
-			gw.Spec.Suspend = false
-			Expect(k8sClient.Update(ctx, gw)).To(Succeed())
+			gw = updateGateway(key, func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.Suspend = false })
 			Eventually(func(g Gomega) {
 				g.Expect(k8sClient.Get(ctx, stsKey, sts)).To(Succeed())
 				g.Expect(*sts.Spec.Replicas).To(Equal(int32(3)))
@@ -311,9 +307,7 @@ var _ = Describe("GenesysGateway reconciler", func() {
 		key := create(gw)
 		expectReady(key, metav1.ConditionTrue, chatv1alpha1.NotDeployedReason)
 
-		gw = getGateway(Default, key)
-		gw.Spec.PollingIntervalSeconds = 5
-		Expect(k8sClient.Update(ctx, gw)).To(Succeed())
+		gw = updateGateway(key, func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.PollingIntervalSeconds = 5 })
 		Eventually(func(g Gomega) {
 			gw := getGateway(g, key)
 			g.Expect(gw.Generation).To(Equal(int64(2)))

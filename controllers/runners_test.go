@@ -79,18 +79,14 @@ var _ = Describe("Runner status entries", func() {
 			g.Expect(gw.Status.ActiveChats).To(Equal(int32(2)))
 		}).Should(Succeed())
 
-		gw := getGateway(Default, key)
-		gw.Spec.Runner.Replicas = new(int32(1))
-		Expect(k8sClient.Update(ctx, gw)).To(Succeed())
+		updateGateway(key, func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.Runner.Replicas = new(int32(1)) })
 		Eventually(func(g Gomega) {
 			gw := getGateway(g, key)
 			g.Expect(podsOf(gw)).To(ConsistOf("acme-runner-0"))
 			g.Expect(gw.Status.ActiveChats).To(Equal(int32(1)))
 		}).Should(Succeed())
 
-		gw = getGateway(Default, key)
-		gw.Spec.Deploy = false
-		Expect(k8sClient.Update(ctx, gw)).To(Succeed())
+		updateGateway(key, func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.Deploy = false })
 		Eventually(func(g Gomega) {
 			gw := getGateway(g, key)
 			g.Expect(gw.Status.Runners).To(BeEmpty())
