@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -50,6 +51,9 @@ func TestControllers(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	// Generous for a loaded CI machine: a passing wait returns as soon as it holds.
+	SetDefaultEventuallyTimeout(10 * time.Second)
+	SetDefaultEventuallyPollingInterval(20 * time.Millisecond)
 	ctx, cancel = context.WithCancel(context.TODO())
 	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
 	Expect(chatv1alpha1.AddToScheme(scheme)).To(Succeed())
