@@ -45,6 +45,9 @@ type GatewayReconciler struct {
 	GatewayService string
 	// MaxConcurrentReconciles is how many gateways are reconciled at once.
 	MaxConcurrentReconciles int
+
+	// verdicts caches the checks of certificates and keys per Secret versions.
+	verdicts verdictCache
 }
 
 // +kubebuilder:rbac:groups=chat.gatewayops.io,resources=genesysgateways,verbs=get;list;watch
@@ -105,7 +108,7 @@ func (r *GatewayReconciler) reconcile(ctx context.Context, gw *chatv1alpha1.Gene
 	}
 
 	refs := references(gw)
-	problem, err := resolve(ctx, r.APIReader, gw.Namespace, refs)
+	problem, err := resolve(ctx, r.APIReader, &r.verdicts, client.ObjectKeyFromObject(gw), refs)
 	if err != nil {
 		return err
 	}

@@ -60,10 +60,12 @@ type referenceProblem struct {
 
 // resolve checks every reference with a live read (Secrets are not cached, so their
 // content never sits in the operator's memory), then parses the certificates, keys and CA
-// bundles among them (checkCredentials). It returns the first problem found, or an error
+// bundles among them (checkCredentials, cached per versions). It returns the first problem found, or an error
 // when the API server could not be asked.
-func resolve(ctx context.Context, reader client.Reader, namespace string, refs []reference) (*referenceProblem, error) {
+func resolve(ctx context.Context, reader client.Reader, verdicts *verdictCache, gw types.NamespacedName, refs []reference) (*referenceProblem, error) {
+	namespace := gw.Namespace
 	contents := make(map[string]map[string][]byte, len(refs))
+	versions := make(map[string]string, len(refs))
 	for _, ref := range refs {
 		key := types.NamespacedName{Namespace: namespace, Name: ref.Name}
 		var data map[string]bool
@@ -78,7 +80,7 @@ func resolve(ctx context.Context, reader client.Reader, namespace string, refs [
 				return nil, fmt.Errorf("reading Secret %q: %w", ref.Name, err)
 			}
 			data = keysOf(s.Data, nil)
-			contents[ref.Field] = s.Data
+			contents[ref.Field], versions[ref.Field] = s.Data, s.ResourceVersion
 		case "ConfigMap":
 			cm := &corev1.ConfigMap{}
 			if err := reader.Get(ctx, key, cm); err != nil {
@@ -89,7 +91,7 @@ func resolve(ctx context.Context, reader client.Reader, namespace string, refs [
 				return nil, fmt.Errorf("reading ConfigMap %q: %w", ref.Name, err)
 			}
 			data = keysOf(cm.BinaryData, cm.Data)
-			contents[ref.Field] = configMapContent(cm)
+			contents[ref.Field], versions[ref.Field] = configMapContent(cm), cm.ResourceVersion
 		}
 		for _, k := range ref.Keys {
 			if !data[k] {
@@ -98,7 +100,7 @@ func resolve(ctx context.Context, reader client.Reader, namespace string, refs [
 			}
 		}
 	}
-	return checkCredentials(refs, contents, time.Now()), nil
+	return verdicts.check(gw.String(), refs, versions, contents, time.Now()), nil
 }
 
 // configMapContent is a ConfigMap's data and binary data as bytes.
