@@ -77,6 +77,41 @@ docs: $(CRD_REF_DOCS) ## Generate the API reference api/v1alpha1/reference.md fr
 demo: envtest build ## Run the whole product locally (control plane, operator, GMS simulator, a tenant and its runners) and play a chat; ARGS=--once exits after it.
 	$(GO) run ./hack/demo --assets $(ENVTEST_ASSETS) --manager bin/manager $(ARGS)
 
+# End-to-end tests on a real cluster (see README, End-to-end tests).
+E2E_IMG ?= localhost/genesys-gateway-operator:e2e
+E2E_PAUSE_IMG ?= localhost/pause:e2e
+E2E_STATE ?= /var/lib/genesys-local-cluster
+CLUSTER_BINARIES := kube-controller-manager kube-scheduler kubelet kube-proxy kubectl
+E2E_TEST = IMG=$(E2E_IMG) KUBECTL=$(ENVTEST_ASSETS)/kubectl $(GO) test -tags e2e ./test/e2e/ -v -count=1 -timeout 30m $(GOTEST_FLAGS)
+
+.PHONY: images
+images: ## Build the operator (and runner) image and a pause image as tarballs in bin/images/, without Docker.
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/manager .
+	$(GO) run ./hack/image --binary bin/manager --tag $(E2E_IMG) --out bin/images/operator.tar
+	$(GO) run ./hack/image --pause --tag $(E2E_PAUSE_IMG) --out bin/images/pause.tar
+
+.PHONY: cluster-binaries
+cluster-binaries: envtest $(addprefix $(ENVTEST_ASSETS)/,$(CLUSTER_BINARIES)) ## Build the local cluster's Kubernetes components from source into bin/k8s/.
+
+$(addprefix $(ENVTEST_ASSETS)/,$(CLUSTER_BINARIES)): hack/kubebin/go.mod | $(LOCALBIN)
+	@echo "Building $(notdir $@) $(ENVTEST_K8S_VERSION) from source into $(ENVTEST_ASSETS)..."
+	cd hack/kubebin && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
+
+.PHONY: test-e2e
+test-e2e: ## Run the end-to-end suite against the cluster of KUBECONFIG (E2E_IMG must be on its nodes).
+	$(E2E_TEST)
+
+.PHONY: test-e2e-local
+test-e2e-local: cluster-binaries images ## Root, Linux: a local cluster up, the images loaded, test-e2e, the cluster down (also on failure).
+	status=0; \
+	$(GO) run ./hack/local-cluster up --bin $(ENVTEST_ASSETS) --state $(E2E_STATE) --pause-image $(E2E_PAUSE_IMG) \
+		--image-archive bin/images/pause.tar --image-archive bin/images/operator.tar || status=$$?; \
+	if [ $$status -eq 0 ]; then \
+	  KUBECONFIG=$(E2E_STATE)/admin.kubeconfig $(E2E_TEST) || status=$$?; \
+	fi; \
+	$(GO) run ./hack/local-cluster down --state $(E2E_STATE) --save-logs bin/e2e-logs || status=$$?; \
+	exit $$status
+
 ##@ Build
 
 .PHONY: build
