@@ -130,15 +130,6 @@ func (h *harness) waitEvent(id, kind string) chat.Event {
 	return found
 }
 
-// kinds lists the kinds of events.
-func kinds(evs []chat.Event) []string {
-	out := make([]string, len(evs))
-	for i, e := range evs {
-		out[i] = e.Kind
-	}
-	return out
-}
-
 // clientEvents returns the types of the client's events in the simulator's transcript.
 func (h *harness) clientEvents(gid string) []gms.Event {
 	c, ok := h.sim.Chat(gid)

@@ -80,7 +80,6 @@ func TestChatFromEscalationToAgentAndBack(t *testing.T) {
 		chatv1alpha1.ChatRequesting, chatv1alpha1.ChatWaitingForAgent, chatv1alpha1.ChatConnected, chatv1alpha1.ChatEnded,
 	}))
 	// No message of the agent was delivered twice or lost.
-	h.Expect(kinds(evs)).To(HaveEach(Not(BeEmpty())))
 	msgs := 0
 	for _, e := range evs {
 		if e.Kind == chat.KindMessage {

@@ -41,6 +41,7 @@ import (
 
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/credentials"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
+	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
 )
 
 // DefaultTimeout bounds each token request when Config.Timeout is zero (the CRD's
@@ -341,7 +342,7 @@ func describeHTTPError(ce msalerrors.CallErr) (code, cause string) {
 		Description string `json:"error_description"`
 	}
 	if decodeJSON(body, &e) != nil || e.Error == "" {
-		return "", cause + ": " + truncate(sanitize(body), 300)
+		return "", cause + ": " + render.Truncate(sanitize(body), 300)
 	}
 	cause += ": " + e.Error
 	if e.Description != "" {
@@ -350,7 +351,7 @@ func describeHTTPError(ce msalerrors.CallErr) (code, cause string) {
 		d, _, _ := strings.Cut(e.Description, "\n")
 		d, _, _ = strings.Cut(d, " Trace ID:")
 		d = strings.TrimSpace(d)
-		cause += ": " + truncate(sanitize(d), 300)
+		cause += ": " + render.Truncate(sanitize(d), 300)
 	}
 	return e.Error, cause
 }
@@ -367,13 +368,6 @@ func sanitize(s string) string {
 		return r
 	}, s)
 	return strings.Join(strings.Fields(s), " ")
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // redactURL drops user info (and query) from a URL for display.
