@@ -20,7 +20,7 @@ import (
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
 	"github.com/gatewayops/genesys-gateway-operator/controllers"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 var scheme = runtime.NewScheme()
@@ -32,7 +32,7 @@ func init() {
 
 func main() {
 	ctx := ctrl.SetupSignalHandler()
-	if len(os.Args) > 1 && os.Args[1] == render.RunnerSubcommand {
+	if len(os.Args) > 1 && os.Args[1] == gateway.RunnerSubcommand {
 		os.Exit(chatrunner.Main(ctx, os.Args[2:]))
 	}
 	if len(os.Args) > 1 && os.Args[1] == gmssim.Subcommand {

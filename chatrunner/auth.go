@@ -9,10 +9,10 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/gatewayops/genesys-gateway-operator/chatrunner/credentials"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/entra"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
+	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
 )
 
 // authenticator authorizes every Chat API call the way the gateway says at that moment:

@@ -24,7 +24,7 @@ import (
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/metrics"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/report"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // heartbeat refreshes the runner's status entry (its last poll time) at least this often
@@ -104,7 +104,7 @@ func Run(ctx context.Context, opts Options) error {
 	resolve := opts.Resolve
 	if resolve == nil {
 		gw := snap.Gateway
-		resolve = escalation.PodResolver(render.RunnerName(gw), render.HeadlessServiceName(gw), gw.Namespace, render.HTTPPort)
+		resolve = escalation.PodResolver(gateway.RunnerName(gw), gateway.HeadlessServiceName(gw), gw.Namespace, gateway.HTTPPort)
 	}
 	api := escalation.NewHandler(escalation.Options{
 		Engine: engine,
@@ -112,7 +112,7 @@ func Run(ctx context.Context, opts Options) error {
 		Log:    log.WithName("api"),
 		Router: &escalation.Router{
 			Self:     self,
-			Replicas: func() int { return int(render.Replicas(watcher.Current().Gateway)) },
+			Replicas: func() int { return int(gateway.Replicas(watcher.Current().Gateway)) },
 			Resolve:  resolve,
 		},
 	})
@@ -214,13 +214,12 @@ func withHeartbeat(ctx context.Context, period time.Duration, changes ...<-chan 
 // credentialVersions lists the referenced objects the runner has, with the resource
 // version of each: what a rotation shows once picked up.
 func credentialVersions(snap *live.Snapshot) []chatv1alpha1.CredentialVersion {
-	rvs := snap.ResourceVersions()
 	var out []chatv1alpha1.CredentialVersion
-	for _, r := range render.References(snap.Gateway) {
-		if rv, ok := rvs[r.Kind+"/"+r.Name]; ok && !slices.ContainsFunc(out, func(c chatv1alpha1.CredentialVersion) bool {
-			return c.Kind == r.Kind && c.Name == r.Name
+	for _, r := range gateway.References(snap.Gateway) {
+		if rv, ok := snap.ResourceVersion(r.Kind, r.Name); ok && !slices.ContainsFunc(out, func(c chatv1alpha1.CredentialVersion) bool {
+			return c.Kind == string(r.Kind) && c.Name == r.Name
 		}) {
-			out = append(out, chatv1alpha1.CredentialVersion{Kind: r.Kind, Name: r.Name, ResourceVersion: rv})
+			out = append(out, chatv1alpha1.CredentialVersion{Kind: string(r.Kind), Name: r.Name, ResourceVersion: rv})
 		}
 	}
 	return out

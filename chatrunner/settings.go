@@ -7,7 +7,7 @@ import (
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // callTimeout bounds each attempt of a Chat API call.
@@ -59,7 +59,7 @@ func engineSettings(snap *live.Snapshot) (chat.Settings, error) {
 func escalationToken(w *live.Watcher) func() (string, error) {
 	return func() (string, error) {
 		snap := w.Current()
-		b, err := snap.SecretKey(render.TokenSecretName(snap.Gateway), render.TokenKey)
+		b, err := snap.SecretKey(gateway.TokenSecretName(snap.Gateway), gateway.TokenKey)
 		return string(b), err
 	}
 }

@@ -2,16 +2,18 @@ package chatrunner
 
 import (
 	"crypto/tls"
-	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // tlsTransport carries the runner's calls to GMS and to the token authority. It trusts
@@ -49,7 +51,7 @@ func (t *tlsTransport) update(snap *live.Snapshot) error {
 	if inputs == t.inputs {
 		return nil
 	}
-	cfg, err := tlsConfig(snap)
+	cfg, err := tlsConfig(snap, refs)
 	if err != nil {
 		return err
 	}
@@ -62,10 +64,10 @@ func (t *tlsTransport) update(snap *live.Snapshot) error {
 }
 
 // tlsReferences are the references of spec.connection.tls.
-func tlsReferences(snap *live.Snapshot) []render.Reference {
-	var refs []render.Reference
-	for _, r := range render.References(snap.Gateway) {
-		if strings.HasPrefix(r.Field, "spec.connection.tls.") {
+func tlsReferences(snap *live.Snapshot) []gateway.Reference {
+	var refs []gateway.Reference
+	for _, r := range gateway.References(snap.Gateway) {
+		if r.Field.IsTLS() {
 			refs = append(refs, r)
 		}
 	}
@@ -73,59 +75,57 @@ func tlsReferences(snap *live.Snapshot) []render.Reference {
 }
 
 // versionsOf identifies the versions of some referenced objects.
-func versionsOf(snap *live.Snapshot, refs []render.Reference) string {
-	rvs := snap.ResourceVersions()
+func versionsOf(snap *live.Snapshot, refs []gateway.Reference) string {
 	var b strings.Builder
 	for _, r := range refs {
-		fmt.Fprintf(&b, "%s=%s;", r.Field, rvs[r.Kind+"/"+r.Name])
+		rv, _ := snap.ResourceVersion(r.Kind, r.Name)
+		fmt.Fprintf(&b, "%s=%s;", r.Field, rv)
 	}
 	return b.String()
 }
 
-// tlsConfig builds the TLS configuration of a snapshot's gateway.
-func tlsConfig(snap *live.Snapshot) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	spec := snap.Gateway.Spec.Connection.TLS
-	if spec == nil {
-		return cfg, nil
+// tlsConfig builds the TLS configuration of a snapshot's gateway with
+// credentials.TLSConfig, the function the operator validates the same material with.
+func tlsConfig(snap *live.Snapshot, refs []gateway.Reference) (*tls.Config, error) {
+	var material credentials.TLSMaterial
+	var caRef, certRef *gateway.Reference
+	for i, r := range refs {
+		switch r.Field {
+		case gateway.FieldCABundle:
+			data, err := keyOf(snap, r, r.Keys[0])
+			if err != nil {
+				return nil, err
+			}
+			material.CABundle, caRef = data, &refs[i]
+		case gateway.FieldClientCertificate:
+			crt, err := keyOf(snap, r, gateway.KeyTLSCertificate)
+			if err != nil {
+				return nil, err
+			}
+			key, err := keyOf(snap, r, gateway.KeyTLSKey)
+			if err != nil {
+				return nil, err
+			}
+			material.ClientCertificate, material.ClientKey, certRef = crt, key, &refs[i]
+		}
 	}
-	if b := spec.CABundle; b != nil {
-		pemData, err := bundleOf(snap, b.Kind, string(b.Name), b.Key)
-		if err != nil {
-			return nil, err
+	cfg, err := credentials.TLSConfig(material, time.Now())
+	if err != nil {
+		ref := certRef
+		var cerr *credentials.Error
+		if certRef == nil || errors.As(err, &cerr) && cerr.Reason == credentials.ReasonCABundleInvalid {
+			ref = caRef
 		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pemData) {
-			return nil, fmt.Errorf("%s %q key %q holds no PEM certificate", b.Kind, b.Name, b.Key)
-		}
-		cfg.RootCAs = pool
-	}
-	if ref := spec.ClientCertificateSecretRef; ref != nil {
-		crt, err := snap.SecretKey(string(ref.Name), "tls.crt")
-		if err != nil {
-			return nil, err
-		}
-		key, err := snap.SecretKey(string(ref.Name), "tls.key")
-		if err != nil {
-			return nil, err
-		}
-		pair, err := tls.X509KeyPair(crt, key)
-		if err != nil {
-			return nil, fmt.Errorf("Secret %q does not hold a usable client certificate and key", ref.Name)
-		}
-		cfg.Certificates = []tls.Certificate{pair}
+		return nil, fmt.Errorf("%s %q named by %s: %w", ref.Kind, ref.Name, ref.Field, err)
 	}
 	return cfg, nil
 }
 
-// bundleOf reads a CA bundle from a ConfigMap or a Secret.
-func bundleOf(snap *live.Snapshot, kind, name, key string) ([]byte, error) {
-	if kind == "Secret" {
-		return snap.SecretKey(name, key)
+// keyOf reads a key of a referenced Secret or ConfigMap.
+func keyOf(snap *live.Snapshot, ref gateway.Reference, key string) ([]byte, error) {
+	if ref.Kind == gateway.KindSecret {
+		return snap.SecretKey(ref.Name, key)
 	}
-	s, err := snap.ConfigMapKey(name, key)
+	s, err := snap.ConfigMapKey(ref.Name, key)
 	return []byte(s), err
 }

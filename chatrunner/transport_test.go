@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -92,4 +93,31 @@ func TestClientCertificatePresentedForMutualTLS(t *testing.T) {
 	}}
 	g.Expect(tr.update(snap)).To(Succeed())
 	g.Expect(get(tr, srv.URL)).To(Succeed(), "accepted with the gateway's client certificate")
+}
+
+// TestTransportRefusesWhatTheOperatorRefuses: the runner builds its TLS configuration with
+// the function the operator validates with, so material the operator refuses (a bundle
+// with one block that does not parse, an expired client certificate) is refused here too,
+// although the standard library's loaders would take it.
+func TestTransportRefusesWhatTheOperatorRefuses(t *testing.T) {
+	g := NewWithT(t)
+	good := otherCA(t)
+	bad := append(append([]byte{}, good...), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"...)
+	g.Expect(x509.NewCertPool().AppendCertsFromPEM(bad)).To(BeTrue())
+
+	tr := newTLSTransport()
+	g.Expect(tr.update(snapshotWithCA(bad, "1"))).To(MatchError(And(
+		ContainSubstring(`ConfigMap "private-ca" named by spec.connection.tls.caBundle`),
+		ContainSubstring("certificate 2 of the CA bundle does not parse"))))
+
+	expired := entratest.NewClientCert(t, entratest.CertOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
+	_, err := tls.X509KeyPair(expired.CertPEM, expired.KeyPEM)
+	g.Expect(err).NotTo(HaveOccurred())
+	snap := snapshotWithCA(good, "2")
+	snap.Gateway.Spec.Connection.TLS.ClientCertificateSecretRef = &chatv1alpha1.SecretReference{Name: "gms-client"}
+	snap.Secrets = map[string]*corev1.Secret{"gms-client": {
+		ObjectMeta: metav1.ObjectMeta{Name: "gms-client", ResourceVersion: "1"},
+		Data:       map[string][]byte{"tls.crt": expired.CertPEM, "tls.key": expired.KeyPEM},
+	}}
+	g.Expect(tr.update(snap)).To(MatchError(ContainSubstring(`Secret "gms-client" named by spec.connection.tls.clientCertificateSecretRef`)))
 }

@@ -8,13 +8,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // CacheOptions make the operator cache only its own children, selected by their
 // managed-by label. Secrets and ConfigMaps are watched by metadata only and read live.
 func CacheOptions() cache.Options {
-	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedBy})}
+	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{gateway.LabelManagedBy: gateway.ManagedBy})}
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&appsv1.StatefulSet{}:    owned,
 		&corev1.Service{}:        owned,

@@ -16,6 +16,7 @@ import (
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // applyRunners applies the objects that run a deployed gateway's runners, identity and
@@ -27,7 +28,7 @@ func (r *GatewayReconciler) applyRunners(ctx context.Context, gw *chatv1alpha1.G
 			return applyChild(ctx, r.Client, &corev1.ServiceAccount{}, render.ServiceAccount(gw), corev1ac.ExtractServiceAccount)
 		},
 		func() error {
-			role := render.Role(gw, namesOf(refs, "Secret"), namesOf(refs, "ConfigMap"))
+			role := render.Role(gw, gateway.Names(refs, gateway.KindSecret), gateway.Names(refs, gateway.KindConfigMap))
 			return applyChild(ctx, r.Client, &rbacv1.Role{}, role, rbacv1ac.ExtractRole)
 		},
 		func() error {
@@ -58,12 +59,12 @@ func (r *GatewayReconciler) applyRunners(ctx context.Context, gw *chatv1alpha1.G
 // StatefulSet first, so runners stop before they lose their permissions.
 func (r *GatewayReconciler) pruneRunners(ctx context.Context, gw *chatv1alpha1.GenesysGateway) error {
 	objs := []client.Object{
-		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: render.RunnerName(gw)}},
-		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: render.EscalationServiceName(gw)}},
-		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: render.HeadlessServiceName(gw)}},
-		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: render.RunnerName(gw)}},
-		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: render.RunnerName(gw)}},
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: render.RunnerName(gw)}},
+		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: gateway.EscalationServiceName(gw)}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: gateway.HeadlessServiceName(gw)}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}},
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}},
 	}
 	for _, obj := range objs {
 		key := client.ObjectKey{Namespace: gw.Namespace, Name: obj.GetName()}

@@ -7,54 +7,66 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gatewayops/genesys-gateway-operator/chatrunner/credentials"
-	"github.com/gatewayops/genesys-gateway-operator/chatrunner/entra"
-)
-
-// Fields of the references whose content the operator checks before it runs runners.
-const (
-	certificateField       = "spec.connection.microsoftClientCredentials.certificateSecretRef"
-	keyPasswordField       = "spec.connection.microsoftClientCredentials.privateKeyPasswordSecretRef"
-	caBundleField          = "spec.connection.tls.caBundle"
-	clientCertificateField = "spec.connection.tls.clientCertificateSecretRef"
+	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // checkCredentials parses the certificates, keys and CA bundles the gateway references, so
 // that a PEM that does not parse, a key that does not match its certificate, a wrong
 // password or an expired certificate is reported before any runner starts. contents holds
-// the data of each reference by its field. Problems name the object and the field, never a
-// value.
-func checkCredentials(refs []reference, contents map[string]map[string][]byte, now time.Time) *referenceProblem {
-	byField := make(map[string]reference, len(refs))
+// the data of each reference by its field. The TLS material goes through
+// credentials.TLSConfig, the function the runner builds its transport with, so what the
+// operator accepts is what the runner can use. Problems name the object and the field,
+// never a value.
+func checkCredentials(refs []reference, contents map[gateway.Field]map[string][]byte, now time.Time) *referenceProblem {
+	byField := make(map[gateway.Field]reference, len(refs))
 	for _, r := range refs {
 		byField[r.Field] = r
 	}
-	if ref, ok := byField[certificateField]; ok {
-		data := contents[certificateField]
+	if ref, ok := byField[gateway.FieldEntraCertificate]; ok {
+		data := contents[gateway.FieldEntraCertificate]
 		var password []byte
-		if _, ok := byField[keyPasswordField]; ok {
-			password = contents[keyPasswordField]["password"]
+		if _, ok := byField[gateway.FieldEntraKeyPassword]; ok {
+			password = contents[gateway.FieldEntraKeyPassword][gateway.KeyPassword]
 		}
-		cert, err := credentials.ParseCertificate(data["tls.crt"], data["tls.key"], password, now)
+		cert, err := credentials.ParseCertificate(data[gateway.KeyTLSCertificate], data[gateway.KeyTLSKey], password, now)
 		if err == nil {
-			err = entra.CheckCertificate(cert)
+			err = credentials.CheckRSA(cert)
 		}
 		if err != nil {
 			return credentialProblem(ref, err)
 		}
 	}
-	if ref, ok := byField[clientCertificateField]; ok {
-		data := contents[clientCertificateField]
-		if _, err := credentials.ParseCertificate(data["tls.crt"], data["tls.key"], nil, now); err != nil {
-			return credentialProblem(ref, err)
-		}
+	var material credentials.TLSMaterial
+	caRef, hasCA := byField[gateway.FieldCABundle]
+	if hasCA {
+		material.CABundle = nonNil(contents[gateway.FieldCABundle][caRef.Keys[0]])
 	}
-	if ref, ok := byField[caBundleField]; ok {
-		if _, _, err := credentials.ParseCABundle(contents[caBundleField][ref.Keys[0]]); err != nil {
+	certRef, hasCert := byField[gateway.FieldClientCertificate]
+	if hasCert {
+		data := contents[gateway.FieldClientCertificate]
+		material.ClientCertificate = nonNil(data[gateway.KeyTLSCertificate])
+		material.ClientKey = nonNil(data[gateway.KeyTLSKey])
+	}
+	if hasCA || hasCert {
+		if _, err := credentials.TLSConfig(material, now); err != nil {
+			ref := certRef
+			var cerr *credentials.Error
+			if !hasCert || errors.As(err, &cerr) && cerr.Reason == credentials.ReasonCABundleInvalid {
+				ref = caRef
+			}
 			return credentialProblem(ref, err)
 		}
 	}
 	return nil
+}
+
+// nonNil makes present but empty data distinct from absent data (nil).
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // credentialProblem reports a credential that does not work, with the parser's reason.
@@ -88,14 +100,14 @@ type verdict struct {
 
 // check returns the cached verdict of a gateway whose references have these versions, or
 // runs checkCredentials and caches its verdict.
-func (c *verdictCache) check(gateway string, refs []reference, versions map[string]string, contents map[string]map[string][]byte, now time.Time) *referenceProblem {
+func (c *verdictCache) check(gw string, refs []reference, versions map[gateway.Field]string, contents map[gateway.Field]map[string][]byte, now time.Time) *referenceProblem {
 	var b strings.Builder
 	for _, r := range refs {
 		fmt.Fprintf(&b, "%s=%s/%s@%s;", r.Field, r.Kind, r.Name, versions[r.Field])
 	}
 	key := b.String()
 	c.mu.Lock()
-	if v, ok := c.m[gateway]; ok && v.versions == key && now.Before(v.until) {
+	if v, ok := c.m[gw]; ok && v.versions == key && now.Before(v.until) {
 		c.mu.Unlock()
 		return v.problem
 	}
@@ -111,6 +123,6 @@ func (c *verdictCache) check(gateway string, refs []reference, versions map[stri
 			delete(c.m, k)
 		}
 	}
-	c.m[gateway] = verdict{versions: key, problem: problem, until: now.Add(verdictTTL)}
+	c.m[gw] = verdict{versions: key, problem: problem, until: now.Add(verdictTTL)}
 	return problem
 }

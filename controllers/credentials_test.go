@@ -9,8 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
-	"github.com/gatewayops/genesys-gateway-operator/chatrunner/credentials"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/entra/entratest"
+	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
 )
 
 // entraGateway is a deployed gateway with Microsoft client credentials from Secret

@@ -8,19 +8,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/text"
 )
 
 // eventGenesysRecovered is the reason of the event of GenesysReachable turning True again.
 const eventGenesysRecovered = "GenesysRecovered"
 
-// maxNoteLength is the events.k8s.io limit of an event's note, in bytes.
-const maxNoteLength = 1024
-
 // event records an event on the gateway, its note cut to the API's limit. Notes never
 // hold a credential.
 func (r *GatewayReconciler) event(gw *chatv1alpha1.GenesysGateway, eventType, reason, note string, args ...any) {
-	r.Recorder.Eventf(gw, nil, eventType, reason, "Reconcile", "%s", render.Truncate(fmt.Sprintf(note, args...), maxNoteLength))
+	r.Recorder.Eventf(gw, nil, eventType, reason, "Reconcile", "%s", text.Truncate(fmt.Sprintf(note, args...), text.NoteLimit))
 }
 
 // recordReadyTransition records an event when Ready changes: its status, its reason, or

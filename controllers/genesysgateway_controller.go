@@ -24,7 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // errNoImage is the configuration error of a gateway whose runner image is unknown.
@@ -97,7 +97,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 
 // reconcile does the work and records the outcome in the gateway's conditions.
 func (r *GatewayReconciler) reconcile(ctx context.Context, gw *chatv1alpha1.GenesysGateway) error {
-	gw.Status.EscalationTokenSecretName = render.TokenSecretName(gw)
+	gw.Status.EscalationTokenSecretName = gateway.TokenSecretName(gw)
 	image := cmp.Or(gw.Spec.Runner.Image, r.RunnerImage)
 	if image == "" {
 		markStalled(gw, errNoImage.Error())
@@ -107,7 +107,7 @@ func (r *GatewayReconciler) reconcile(ctx context.Context, gw *chatv1alpha1.Gene
 		return err
 	}
 
-	refs := references(gw)
+	refs := gateway.References(gw)
 	problem, err := resolve(ctx, r.APIReader, &r.verdicts, client.ObjectKeyFromObject(gw), refs)
 	if err != nil {
 		return err
@@ -150,10 +150,10 @@ func (r *GatewayReconciler) serves(gw *chatv1alpha1.GenesysGateway) bool {
 // it owns, and, by metadata only, the Secrets and ConfigMaps gateways reference.
 func (r *GatewayReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	fields := mgr.GetFieldIndexer()
-	if err := fields.IndexField(ctx, &chatv1alpha1.GenesysGateway{}, secretIndex, indexer("Secret")); err != nil {
+	if err := fields.IndexField(ctx, &chatv1alpha1.GenesysGateway{}, secretIndex, indexer(gateway.KindSecret)); err != nil {
 		return err
 	}
-	if err := fields.IndexField(ctx, &chatv1alpha1.GenesysGateway{}, configMapIndex, indexer("ConfigMap")); err != nil {
+	if err := fields.IndexField(ctx, &chatv1alpha1.GenesysGateway{}, configMapIndex, indexer(gateway.KindConfigMap)); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).

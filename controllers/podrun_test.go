@@ -20,7 +20,7 @@ import (
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // podRunner is a runner started in this process exactly as a pod of the operator's
@@ -41,13 +41,13 @@ func startPodRunner(runCtx context.Context, sts *appsv1.StatefulSet) *podRunner 
 	spec := sts.Spec.Template.Spec
 	var c corev1.Container
 	for _, ct := range spec.Containers {
-		if ct.Name == render.ContainerName {
+		if ct.Name == gateway.ContainerName {
 			c = ct
 		}
 	}
 	Expect(c.Command).To(Equal([]string{"/manager"}), "the image's binary")
 	Expect(c.Args).NotTo(BeEmpty())
-	Expect(c.Args[0]).To(Equal(render.RunnerSubcommand))
+	Expect(c.Args[0]).To(Equal(gateway.RunnerSubcommand))
 
 	env := map[string]string{"KUBECONFIG": serviceAccountKubeconfig(sts.Namespace, spec.ServiceAccountName)}
 	for _, e := range c.Env {

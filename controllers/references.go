@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // Field indexes of GenesysGateways by the objects they reference, so that a change of a
@@ -21,34 +21,20 @@ const (
 	configMapIndex = ".spec.configMapNames"
 )
 
-// reference is an object a gateway needs (see render.Reference).
-type reference = render.Reference
-
-// references lists what a gateway references, in a stable order.
-func references(gw *chatv1alpha1.GenesysGateway) []reference { return render.References(gw) }
-
-// namesOf returns the names of the references of one kind.
-func namesOf(refs []reference, kind string) []string {
-	var names []string
-	for _, r := range refs {
-		if r.Kind == kind {
-			names = append(names, r.Name)
-		}
-	}
-	return names
-}
+// reference is an object a gateway needs (see gateway.Reference).
+type reference = gateway.Reference
 
 // indexer returns the field index function of the references of one kind.
-func indexer(kind string) client.IndexerFunc {
+func indexer(kind gateway.Kind) client.IndexerFunc {
 	return func(obj client.Object) []string {
-		return namesOf(references(obj.(*chatv1alpha1.GenesysGateway)), kind)
+		return gateway.Names(gateway.References(obj.(*chatv1alpha1.GenesysGateway)), kind)
 	}
 }
 
 // missingKeyReasons are the reasons of a missing key, by kind.
-var missingKeyReasons = map[string]string{
-	"Secret":    chatv1alpha1.SecretKeyMissingReason,
-	"ConfigMap": chatv1alpha1.ConfigMapKeyMissingReason,
+var missingKeyReasons = map[gateway.Kind]string{
+	gateway.KindSecret:    chatv1alpha1.SecretKeyMissingReason,
+	gateway.KindConfigMap: chatv1alpha1.ConfigMapKeyMissingReason,
 }
 
 // referenceProblem says why a reference cannot be used, naming the object and the key,
@@ -64,13 +50,13 @@ type referenceProblem struct {
 // when the API server could not be asked.
 func resolve(ctx context.Context, reader client.Reader, verdicts *verdictCache, gw types.NamespacedName, refs []reference) (*referenceProblem, error) {
 	namespace := gw.Namespace
-	contents := make(map[string]map[string][]byte, len(refs))
-	versions := make(map[string]string, len(refs))
+	contents := make(map[gateway.Field]map[string][]byte, len(refs))
+	versions := make(map[gateway.Field]string, len(refs))
 	for _, ref := range refs {
 		key := types.NamespacedName{Namespace: namespace, Name: ref.Name}
 		var data map[string]bool
 		switch ref.Kind {
-		case "Secret":
+		case gateway.KindSecret:
 			s := &corev1.Secret{}
 			if err := reader.Get(ctx, key, s); err != nil {
 				if apierrors.IsNotFound(err) {
@@ -81,7 +67,7 @@ func resolve(ctx context.Context, reader client.Reader, verdicts *verdictCache, 
 			}
 			data = keysOf(s.Data, nil)
 			contents[ref.Field], versions[ref.Field] = s.Data, s.ResourceVersion
-		case "ConfigMap":
+		case gateway.KindConfigMap:
 			cm := &corev1.ConfigMap{}
 			if err := reader.Get(ctx, key, cm); err != nil {
 				if apierrors.IsNotFound(err) {

@@ -15,7 +15,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // observeRunnerEntries removes the stale entries of status.runners, then makes the
@@ -40,10 +40,10 @@ func (r *GatewayReconciler) observeRunnerEntries(ctx context.Context, gw *chatv1
 
 // partitionRunners returns the live runner entries, and the indexes of the stale ones.
 func partitionRunners(gw *chatv1alpha1.GenesysGateway) (live []chatv1alpha1.RunnerStatus, stale []int) {
-	replicas := render.Replicas(gw)
+	replicas := gateway.Replicas(gw)
 	pods := make([]string, replicas)
 	for i := range pods {
-		pods[i] = fmt.Sprintf("%s-%d", render.RunnerName(gw), i)
+		pods[i] = fmt.Sprintf("%s-%d", gateway.RunnerName(gw), i)
 	}
 	for i, entry := range gw.Status.Runners {
 		if slices.Contains(pods, entry.Pod) {
@@ -87,7 +87,7 @@ func (r *GatewayReconciler) removeStaleRunners(ctx context.Context, gw *chatv1al
 	if err := r.Status().Patch(ctx, target, client.RawPatch(types.JSONPatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
 		return fmt.Errorf("removing stale runner entries %v: %w", pods, err)
 	}
-	logf.FromContext(ctx).Info("Removed stale runner entries", "pods", pods, "desiredRunners", render.Replicas(gw))
+	logf.FromContext(ctx).Info("Removed stale runner entries", "pods", pods, "desiredRunners", gateway.Replicas(gw))
 	return nil
 }
 

@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // operatorConditions are the condition types the operator owns, GenesysReachable included:
@@ -63,7 +63,7 @@ func markProgressing(gw *chatv1alpha1.GenesysGateway, message string) {
 // observeRunners reports the runner StatefulSet's rollout: Ready once every desired
 // runner of the current revision is ready.
 func observeRunners(gw *chatv1alpha1.GenesysGateway, sts *appsv1.StatefulSet) {
-	desired := render.Replicas(gw)
+	desired := gateway.Replicas(gw)
 	gw.Status.DesiredRunners = desired
 	gw.Status.ReadyRunners = sts.Status.ReadyReplicas
 	rolledOut := sts.Generation > 0 &&

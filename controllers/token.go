@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // ensureGeneratedToken creates the escalation token Secret of a gateway that names none.
@@ -22,7 +22,7 @@ func (r *GatewayReconciler) ensureGeneratedToken(ctx context.Context, gw *chatv1
 	if gw.Spec.Runner.EscalationTokenSecretRef != nil {
 		return nil
 	}
-	name := render.GeneratedTokenSecretName(gw)
+	name := gateway.GeneratedTokenSecretName(gw)
 	// Existence only: the Secrets' metadata cache answers without an API call. Should it
 	// lag behind a Secret just created, Create reports AlreadyExists and nothing changes.
 	err := r.Get(ctx, types.NamespacedName{Namespace: gw.Namespace, Name: name}, &metav1.PartialObjectMetadata{
@@ -35,13 +35,13 @@ func (r *GatewayReconciler) ensureGeneratedToken(ctx context.Context, gw *chatv1
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      name,
 			Namespace: gw.Namespace,
-			Labels:    render.Labels(gw),
+			Labels:    gateway.Labels(gw),
 			OwnerReferences: []metav1.OwnerReference{
 				*metav1.NewControllerRef(gw, chatv1alpha1.GroupVersion.WithKind("GenesysGateway")),
 			},
 		},
 		Type:       corev1.SecretTypeOpaque,
-		StringData: map[string]string{render.TokenKey: rand.Text()},
+		StringData: map[string]string{gateway.TokenKey: rand.Text()},
 	}
 	if err := r.Create(ctx, secret); err != nil {
 		if apierrors.IsAlreadyExists(err) {

@@ -15,10 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	clocktesting "k8s.io/utils/clock/testing"
 
-	"github.com/gatewayops/genesys-gateway-operator/chatrunner/credentials"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/entra"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/entra/entratest"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
+	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
 )
 
 const password = "s3cret-Pa55word!"
@@ -410,7 +410,7 @@ func TestECDSAKeyRefused(t *testing.T) {
 	g.Expect(errors.As(err, &ce)).To(BeTrue())
 	g.Expect(ce.Reason).To(Equal(credentials.ReasonPrivateKeyInvalid))
 	g.Expect(ce.Detail).To(ContainSubstring("needs an RSA key"))
-	g.Expect(entra.CheckCertificate(cert)).To(MatchError(ContainSubstring("RSA")))
+	g.Expect(credentials.CheckRSA(cert)).To(MatchError(ContainSubstring("RSA")))
 }
 
 func TestConfigValidation(t *testing.T) {

@@ -26,7 +26,6 @@ package entra
 import (
 	"context"
 	"crypto"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,9 +38,9 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
-	"github.com/gatewayops/genesys-gateway-operator/chatrunner/credentials"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
+	"github.com/gatewayops/genesys-gateway-operator/internal/text"
 )
 
 // DefaultTimeout bounds each token request when Config.Timeout is zero (the CRD's
@@ -93,23 +92,6 @@ func (c Config) identity() string {
 	return c.Authority + "\x00" + c.ClientID + "\x00" + c.Scope
 }
 
-// CheckCertificate reports whether cert can sign Entra ID client assertions: MSAL signs
-// them with RSA (PS256), so the key must be RSA. It returns a *credentials.Error with
-// ReasonPrivateKeyInvalid otherwise, so the operator can refuse the Secret before the
-// runner starts.
-func CheckCertificate(cert *credentials.Certificate) error {
-	if cert == nil || len(cert.Chain) == 0 || cert.Key == nil {
-		return &credentials.Error{Reason: credentials.ReasonCertificateInvalid, Detail: "no certificate"}
-	}
-	if _, ok := cert.Key.(*rsa.PrivateKey); !ok {
-		return &credentials.Error{
-			Reason: credentials.ReasonPrivateKeyInvalid,
-			Detail: fmt.Sprintf("the private key is of type %T: Entra ID client assertions are signed with RSA (PS256), so the certificate needs an RSA key", cert.Key),
-		}
-	}
-	return nil
-}
-
 // Source obtains tokens for one Config and certificate. It is safe for concurrent use.
 type Source struct {
 	mu      sync.Mutex
@@ -125,7 +107,7 @@ type client struct {
 	scopes []string
 }
 
-// NewSource returns a Source for cfg and cert. It checks both (see CheckCertificate) but
+// NewSource returns a Source for cfg and cert. It checks both (see credentials.CheckRSA) but
 // makes no request: the first Token does.
 func NewSource(cfg Config, cert *credentials.Certificate) (*Source, error) {
 	c, err := newClient(cfg, cert)
@@ -140,7 +122,7 @@ func newClient(cfg Config, cert *credentials.Certificate) (*client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if err := CheckCertificate(cert); err != nil {
+	if err := credentials.CheckRSA(cert); err != nil {
 		return nil, err
 	}
 	cred, err := confidential.NewCredFromCert(cert.Chain, cert.Key)
@@ -342,7 +324,7 @@ func describeHTTPError(ce msalerrors.CallErr) (code, cause string) {
 		Description string `json:"error_description"`
 	}
 	if decodeJSON(body, &e) != nil || e.Error == "" {
-		return "", cause + ": " + render.Truncate(sanitize(body), 300)
+		return "", cause + ": " + text.Truncate(sanitize(body), 300)
 	}
 	cause += ": " + e.Error
 	if e.Description != "" {
@@ -351,7 +333,7 @@ func describeHTTPError(ce msalerrors.CallErr) (code, cause string) {
 		d, _, _ := strings.Cut(e.Description, "\n")
 		d, _, _ = strings.Cut(d, " Trace ID:")
 		d = strings.TrimSpace(d)
-		cause += ": " + render.Truncate(sanitize(d), 300)
+		cause += ": " + text.Truncate(sanitize(d), 300)
 	}
 	return e.Error, cause
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // gatewayKind is the kind of the watched gateway.
@@ -58,9 +59,9 @@ func newListers(cfg *rest.Config, namespace string) (*listers, error) {
 		return nil, fmt.Errorf("creating the GenesysGateway client: %w", err)
 	}
 	return &listers{namespace: namespace, byKind: map[string]resource{
-		"Secret":    {core.CoreV1().RESTClient(), "secrets", &corev1.Secret{}},
-		"ConfigMap": {core.CoreV1().RESTClient(), "configmaps", &corev1.ConfigMap{}},
-		gatewayKind: {gateways, "genesysgateways", &chatv1alpha1.GenesysGateway{}},
+		string(gateway.KindSecret):    {core.CoreV1().RESTClient(), "secrets", &corev1.Secret{}},
+		string(gateway.KindConfigMap): {core.CoreV1().RESTClient(), "configmaps", &corev1.ConfigMap{}},
+		gatewayKind:                   {gateways, "genesysgateways", &chatv1alpha1.GenesysGateway{}},
 	}}, nil
 }
 

@@ -1,5 +1,5 @@
 // Package live is a chat runner's live view of its GenesysGateway and of the Secrets and
-// ConfigMaps the gateway references (render.References), so that the runner applies
+// ConfigMaps the gateway references (gateway.References), so that the runner applies
 // changes, such as a rotated password, without restarting.
 //
 // A Watcher watches each object on its own, with a list and watch of exactly that name

@@ -21,6 +21,7 @@ import (
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
 	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // Secret values of the fixtures: they must never show in logs or errors.
@@ -77,7 +78,7 @@ func (f *fixture) grant() {
 	GinkgoHelper()
 	Expect(admin.Get(ctx, client.ObjectKeyFromObject(f.gw), f.gw)).To(Succeed())
 	var secrets, configMaps []string
-	for _, r := range render.References(f.gw) {
+	for _, r := range gateway.References(f.gw) {
 		if r.Kind == "Secret" {
 			secrets = append(secrets, r.Name)
 		} else {
@@ -95,7 +96,7 @@ func (f *fixture) grant() {
 func (f *fixture) runnerConfig() *rest.Config {
 	c := rest.CopyConfig(cfg)
 	c.Impersonate = rest.ImpersonationConfig{
-		UserName: fmt.Sprintf("system:serviceaccount:%s:%s", f.ns, render.RunnerName(f.gw)),
+		UserName: fmt.Sprintf("system:serviceaccount:%s:%s", f.ns, gateway.RunnerName(f.gw)),
 		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + f.ns, "system:authenticated"},
 	}
 	return c

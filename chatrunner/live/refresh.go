@@ -9,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // refresh runs after every event of every watch: it follows the gateway's references,
@@ -23,7 +23,7 @@ func (w *Watcher) refresh() {
 	gw, _ := w.gatewayObj.get().(*chatv1alpha1.GenesysGateway)
 	if gw != nil {
 		w.lastGateway = gw
-		w.follow(render.References(gw))
+		w.follow(gateway.References(gw))
 	}
 	snap := w.build(gw == nil && w.lastGateway != nil && w.gatewayObj.state() == listed)
 	if prev := w.Current(); snap.version != prev.version {
@@ -46,10 +46,10 @@ func (w *Watcher) refresh() {
 
 // follow starts watching the referenced objects not yet watched and stops watching the
 // objects no longer referenced.
-func (w *Watcher) follow(refs []render.Reference) {
-	wanted := map[string]render.Reference{}
+func (w *Watcher) follow(refs []gateway.Reference) {
+	wanted := map[string]gateway.Reference{}
 	for _, r := range refs {
-		wanted[objectKey(r.Kind, r.Name)] = r
+		wanted[objectKey(string(r.Kind), r.Name)] = r
 	}
 	for key, o := range w.watches {
 		if _, ok := wanted[key]; !ok {
@@ -60,7 +60,7 @@ func (w *Watcher) follow(refs []render.Reference) {
 	}
 	for key, r := range wanted {
 		if _, ok := w.watches[key]; !ok {
-			w.watches[key] = w.startWatch(w.ctx, r.Kind, r.Name, w.refresh)
+			w.watches[key] = w.startWatch(w.ctx, string(r.Kind), r.Name, w.refresh)
 			w.log.Info("Started watching reference", "kind", r.Kind, "name", r.Name, "field", r.Field)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // Errors of SecretKey and ConfigMapKey, for errors.Is. The errors returned name the object
@@ -61,7 +62,7 @@ func (s *Snapshot) pending() []string {
 func (s *Snapshot) SecretKey(name, key string) ([]byte, error) {
 	secret, ok := s.Secrets[name]
 	if !ok {
-		return nil, s.absent("Secret", name)
+		return nil, s.absent(string(gateway.KindSecret), name)
 	}
 	v, ok := secret.Data[key]
 	if !ok {
@@ -78,7 +79,7 @@ func (s *Snapshot) SecretKey(name, key string) ([]byte, error) {
 func (s *Snapshot) ConfigMapKey(name, key string) (string, error) {
 	cm, ok := s.ConfigMaps[name]
 	if !ok {
-		return "", s.absent("ConfigMap", name)
+		return "", s.absent(string(gateway.KindConfigMap), name)
 	}
 	v, ok := cm.Data[key]
 	if !ok {
@@ -115,12 +116,28 @@ func (s *Snapshot) absent(kind, name string) error {
 func (s *Snapshot) ResourceVersions() map[string]string {
 	rvs := make(map[string]string, len(s.Secrets)+len(s.ConfigMaps))
 	for name, o := range s.Secrets {
-		rvs[objectKey("Secret", name)] = o.ResourceVersion
+		rvs[objectKey(string(gateway.KindSecret), name)] = o.ResourceVersion
 	}
 	for name, o := range s.ConfigMaps {
-		rvs[objectKey("ConfigMap", name)] = o.ResourceVersion
+		rvs[objectKey(string(gateway.KindConfigMap), name)] = o.ResourceVersion
 	}
 	return rvs
+}
+
+// ResourceVersion returns the resourceVersion of a referenced object, and whether it
+// exists.
+func (s *Snapshot) ResourceVersion(kind gateway.Kind, name string) (string, bool) {
+	switch kind {
+	case gateway.KindSecret:
+		if o, ok := s.Secrets[name]; ok {
+			return o.ResourceVersion, true
+		}
+	case gateway.KindConfigMap:
+		if o, ok := s.ConfigMaps[name]; ok {
+			return o.ResourceVersion, true
+		}
+	}
+	return "", false
 }
 
 // objectKey identifies a referenced object: "Kind/name".

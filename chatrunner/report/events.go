@@ -10,7 +10,7 @@ import (
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/text"
 )
 
 // Reasons of the events a runner records on its gateway.
@@ -26,9 +26,6 @@ const (
 	// ReasonChatFailed: a chat failed (Warning).
 	ReasonChatFailed = "ChatFailed"
 )
-
-// maxNoteLength is the events.k8s.io limit of an event's note, in bytes.
-const maxNoteLength = 1024
 
 // Events records chat transitions as events on the gateway. It implements chat.Observer;
 // it never blocks, as long as its recorder does not (the events.k8s.io one does not).
@@ -63,7 +60,7 @@ func (e *Events) Transitioned(t chat.Transition) {
 	default:
 		return
 	}
-	e.rec.Eventf(e.gateway, nil, eventType, reason, action, "%s", render.Truncate(subject(t)+": "+what, maxNoteLength))
+	e.rec.Eventf(e.gateway, nil, eventType, reason, action, "%s", text.Truncate(subject(t)+": "+what, text.NoteLimit))
 }
 
 // subject names a chat: "Chat c-1 (conversation abc, Genesys chat 0001)".

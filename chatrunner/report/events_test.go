@@ -10,6 +10,7 @@ import (
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
+	"github.com/gatewayops/genesys-gateway-operator/internal/text"
 )
 
 func TestEventsRecordEachTransitionButWaiting(t *testing.T) {
@@ -71,5 +72,5 @@ func TestEventsKeepNotesWithinTheLimit(t *testing.T) {
 	g.Expect(rec.Events).To(Receive(&got))
 	note := strings.TrimPrefix(got, "Warning ChatFailed ")
 	g.Expect(note).To(HavePrefix("Chat c-1: failed: xxx"))
-	g.Expect(len(note)).To(BeNumerically("<=", maxNoteLength))
+	g.Expect(len(note)).To(BeNumerically("<=", text.NoteLimit))
 }

@@ -24,7 +24,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/text"
 )
 
 // ReportingController is the reporting controller of the runners' events.
@@ -124,7 +124,7 @@ func (r *recorder) Eventf(regarding, related runtime.Object, eventtype, reason, 
 		Reason:              reason,
 		Regarding:           *ref,
 		Related:             relatedRef,
-		Note:                render.Truncate(fmt.Sprintf(note, args...), maxNoteLength),
+		Note:                text.Truncate(fmt.Sprintf(note, args...), text.NoteLimit),
 		Type:                eventtype,
 	}
 	r.mu.RLock()

@@ -7,12 +7,13 @@ import (
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // ServiceAccount is the runner pods' identity.
 func ServiceAccount(gw *chatv1alpha1.GenesysGateway) *corev1ac.ServiceAccountApplyConfiguration {
-	return corev1ac.ServiceAccount(RunnerName(gw), gw.Namespace).
-		WithLabels(Labels(gw)).
+	return corev1ac.ServiceAccount(gateway.RunnerName(gw), gw.Namespace).
+		WithLabels(gateway.Labels(gw)).
 		WithOwnerReferences(OwnerReference(gw))
 }
 
@@ -42,8 +43,8 @@ func Role(gw *chatv1alpha1.GenesysGateway, secretNames, configMapNames []string)
 		WithAPIGroups("events.k8s.io").
 		WithResources("events").
 		WithVerbs("create", "patch"))
-	return rbacv1ac.Role(RunnerName(gw), gw.Namespace).
-		WithLabels(Labels(gw)).
+	return rbacv1ac.Role(gateway.RunnerName(gw), gw.Namespace).
+		WithLabels(gateway.Labels(gw)).
 		WithOwnerReferences(OwnerReference(gw)).
 		WithRules(rules...)
 }
@@ -59,15 +60,15 @@ func readByName(resource string, names []string) *rbacv1ac.PolicyRuleApplyConfig
 
 // RoleBinding binds the runner Role to the runner ServiceAccount.
 func RoleBinding(gw *chatv1alpha1.GenesysGateway) *rbacv1ac.RoleBindingApplyConfiguration {
-	return rbacv1ac.RoleBinding(RunnerName(gw), gw.Namespace).
-		WithLabels(Labels(gw)).
+	return rbacv1ac.RoleBinding(gateway.RunnerName(gw), gw.Namespace).
+		WithLabels(gateway.Labels(gw)).
 		WithOwnerReferences(OwnerReference(gw)).
 		WithRoleRef(rbacv1ac.RoleRef().
 			WithAPIGroup("rbac.authorization.k8s.io").
 			WithKind("Role").
-			WithName(RunnerName(gw))).
+			WithName(gateway.RunnerName(gw))).
 		WithSubjects(rbacv1ac.Subject().
 			WithKind("ServiceAccount").
-			WithName(RunnerName(gw)).
+			WithName(gateway.RunnerName(gw)).
 			WithNamespace(gw.Namespace))
 }

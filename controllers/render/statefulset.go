@@ -13,13 +13,10 @@ import (
 	"k8s.io/utils/ptr"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 const (
-	// ContainerName is the name of the runner container.
-	ContainerName = "runner"
-	// RunnerSubcommand is the subcommand of the operator binary that runs a chat runner.
-	RunnerSubcommand = "chat-runner"
 	// binary is the path of the operator binary in its image.
 	binary = "/manager"
 	// runAsID is the non-root user and group the runner runs as.
@@ -37,33 +34,25 @@ var defaultResources = corev1.ResourceRequirements{
 	},
 }
 
-// Replicas is the number of runner pods a gateway asks for (0 unless deployed).
-func Replicas(gw *chatv1alpha1.GenesysGateway) int32 {
-	if !gw.Spec.Deploy {
-		return 0
-	}
-	return ptr.Deref(gw.Spec.Runner.Replicas, 1)
-}
-
 // StatefulSet runs the gateway's chat runners. Pods get stable names, which key each
-// runner's status entry and chat checkpoint. The pod template holds only what needs a
+// runner's status entry and the chat ids it hands out. The pod template holds only what needs a
 // restart: runners read the rest of the gateway, and every Secret, live, so a change of
 // polling interval or a credential rotation never restarts a pod (it would drop chats).
 func StatefulSet(gw *chatv1alpha1.GenesysGateway, image string) *appsv1ac.StatefulSetApplyConfiguration {
 	spec := gw.Spec.Runner
-	return appsv1ac.StatefulSet(RunnerName(gw), gw.Namespace).
-		WithLabels(Labels(gw)).
+	return appsv1ac.StatefulSet(gateway.RunnerName(gw), gw.Namespace).
+		WithLabels(gateway.Labels(gw)).
 		WithOwnerReferences(OwnerReference(gw)).
 		WithSpec(appsv1ac.StatefulSetSpec().
-			WithReplicas(Replicas(gw)).
-			WithServiceName(HeadlessServiceName(gw)).
+			WithReplicas(gateway.Replicas(gw)).
+			WithServiceName(gateway.HeadlessServiceName(gw)).
 			WithPodManagementPolicy(appsv1.ParallelPodManagement).
-			WithSelector(metav1Selector(SelectorLabels(gw))).
+			WithSelector(metav1Selector(gateway.SelectorLabels(gw))).
 			WithTemplate(corev1ac.PodTemplateSpec().
-				WithLabels(Labels(gw)).
-				WithAnnotations(map[string]string{"kubectl.kubernetes.io/default-container": ContainerName}).
+				WithLabels(gateway.Labels(gw)).
+				WithAnnotations(map[string]string{"kubectl.kubernetes.io/default-container": gateway.ContainerName}).
 				WithSpec(corev1ac.PodSpec().
-					WithServiceAccountName(RunnerName(gw)).
+					WithServiceAccountName(gateway.RunnerName(gw)).
 					WithAutomountServiceAccountToken(true).
 					WithEnableServiceLinks(false).
 					WithTerminationGracePeriodSeconds(ptr.Deref(spec.TerminationGracePeriodSeconds, 60)).
@@ -82,7 +71,7 @@ func StatefulSet(gw *chatv1alpha1.GenesysGateway, image string) *appsv1ac.Statef
 
 func runnerContainer(gw *chatv1alpha1.GenesysGateway, image string) *corev1ac.ContainerApplyConfiguration {
 	c := corev1ac.Container().
-		WithName(ContainerName).
+		WithName(gateway.ContainerName).
 		WithImage(image).
 		WithCommand(binary).
 		WithArgs(RunnerArgs(gw)...).
@@ -91,13 +80,13 @@ func runnerContainer(gw *chatv1alpha1.GenesysGateway, image string) *corev1ac.Co
 			fieldEnv("POD_NAMESPACE", "metadata.namespace"),
 			corev1ac.EnvVar().WithName("GOMEMLIMIT").WithValueFrom(corev1ac.EnvVarSource().
 				WithResourceFieldRef(corev1ac.ResourceFieldSelector().
-					WithContainerName(ContainerName).
+					WithContainerName(gateway.ContainerName).
 					WithResource("limits.memory").
 					WithDivisor(resource.MustParse("0"))))).
 		WithPorts(
-			containerPort("http", HTTPPort),
-			containerPort("health", HealthPort),
-			containerPort("metrics", MetricsPort)).
+			containerPort("http", gateway.HTTPPort),
+			containerPort("health", gateway.HealthPort),
+			containerPort("metrics", gateway.MetricsPort)).
 		WithResources(resources(gw.Spec.Runner.Resources)).
 		WithLivenessProbe(httpProbe("/healthz", 10)).
 		WithReadinessProbe(httpProbe("/readyz", 5)).
@@ -120,11 +109,11 @@ func runnerContainer(gw *chatv1alpha1.GenesysGateway, image string) *corev1ac.Co
 // operator binary and the gateway it serves.
 func RunnerArgs(gw *chatv1alpha1.GenesysGateway) []string {
 	return []string{
-		RunnerSubcommand,
+		gateway.RunnerSubcommand,
 		"--gateway=" + gw.Namespace + "/" + gw.Name,
-		fmt.Sprintf("--http-bind-address=:%d", HTTPPort),
-		fmt.Sprintf("--health-probe-bind-address=:%d", HealthPort),
-		fmt.Sprintf("--metrics-bind-address=:%d", MetricsPort),
+		fmt.Sprintf("--http-bind-address=:%d", gateway.HTTPPort),
+		fmt.Sprintf("--health-probe-bind-address=:%d", gateway.HealthPort),
+		fmt.Sprintf("--metrics-bind-address=:%d", gateway.MetricsPort),
 	}
 }
 

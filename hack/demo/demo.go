@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // totalSteps is the number of numbered steps.
@@ -221,17 +221,17 @@ func (d *demo) waitGatewayReady(ctx context.Context) error {
 	if err := d.cp.client.Get(ctx, key, secret); err != nil {
 		return fmt.Errorf("reading the escalation token Secret named by status.escalationTokenSecretName: %w", err)
 	}
-	d.token = string(secret.Data[render.TokenKey])
+	d.token = string(secret.Data[gateway.TokenKey])
 	if d.token == "" {
-		return fmt.Errorf("Secret %s has no key %s", key, render.TokenKey)
+		return fmt.Errorf("Secret %s has no key %s", key, gateway.TokenKey)
 	}
-	d.out.printf("escalation token: key %s of Secret %s (status.escalationTokenSecretName)", render.TokenKey, key)
+	d.out.printf("escalation token: key %s of Secret %s (status.escalationTokenSecretName)", gateway.TokenKey, key)
 	return nil
 }
 
 // escalate sets up the conversation and plays its first step.
 func (d *demo) escalate(ctx context.Context) error {
-	apis := d.kubelet.runnerAddrs(render.HTTPPort)
+	apis := d.kubelet.runnerAddrs(gateway.HTTPPort)
 	follow := len(apis) - 1 // another runner than the one escalated to, when there are several
 	d.conv = &conversation{
 		out: d.out, cp: d.cp,

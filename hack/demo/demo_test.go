@@ -21,6 +21,7 @@ import (
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // TestDemoOnce runs the demo as make demo ARGS=--once does: every step must succeed, and
@@ -110,7 +111,7 @@ func TestPodProcess(t *testing.T) {
 	if err := json.Unmarshal(raw, sts); err != nil {
 		t.Fatal(err)
 	}
-	ports := map[int32]string{render.HTTPPort: "127.0.0.1:1001", render.HealthPort: "127.0.0.1:1002", render.MetricsPort: "127.0.0.1:1003"}
+	ports := map[int32]string{gateway.HTTPPort: "127.0.0.1:1001", gateway.HealthPort: "127.0.0.1:1002", gateway.MetricsPort: "127.0.0.1:1003"}
 	p, err := podProcessFor(sts, 1, "/bin/manager", func(port int32) (string, error) { return ports[port], nil })
 	if err != nil {
 		t.Fatal(err)

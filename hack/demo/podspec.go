@@ -11,7 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // imageBinary is the path of the operator binary in its image (the Dockerfile's
@@ -42,11 +42,11 @@ type podProcess struct {
 // runnerContainer finds the runner container of the StatefulSet's pod template.
 func runnerContainer(sts *appsv1.StatefulSet) (corev1.Container, error) {
 	for _, c := range sts.Spec.Template.Spec.Containers {
-		if c.Name == render.ContainerName {
+		if c.Name == gateway.ContainerName {
 			return c, nil
 		}
 	}
-	return corev1.Container{}, fmt.Errorf("StatefulSet %s has no container %q", sts.Name, render.ContainerName)
+	return corev1.Container{}, fmt.Errorf("StatefulSet %s has no container %q", sts.Name, gateway.ContainerName)
 }
 
 // podProcessFor describes pod ordinal of the StatefulSet as a local process: the

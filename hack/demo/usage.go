@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // printUsage tells the user how to talk to the running system. It deliberately shows the
 // escalation token and the simulator's password: they are generated for this run, live
 // only as long as it, and showing them is the demo's job.
 func (d *demo) printUsage() {
-	apis := d.kubelet.runnerAddrs(render.HTTPPort)
+	apis := d.kubelet.runnerAddrs(gateway.HTTPPort)
 	var runners []string
 	for i, a := range apis {
 		runners = append(runners, fmt.Sprintf("%s http://%s", d.kubelet.podSpec(i).name, a))

@@ -30,7 +30,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
-	"github.com/gatewayops/genesys-gateway-operator/controllers/render"
 )
 
 // settings are the suite's inputs, from the environment.
@@ -308,7 +307,7 @@ func runnerPodName(key client.ObjectKey) string {
 
 // runnerSelector selects a gateway's runner pods.
 func runnerSelector(key client.ObjectKey) client.MatchingLabels {
-	return client.MatchingLabels{render.LabelName: "chat-runner", render.LabelInstance: key.Name}
+	return client.MatchingLabels{gateway.LabelName: "chat-runner", gateway.LabelInstance: key.Name}
 }
 
 // botFor returns a bot calling the gateway's escalation Service (ClusterIP, port 80) with
@@ -321,8 +320,8 @@ func botFor(key client.ObjectKey) *bot {
 		g.Expect(name).To(Equal(key.Name+"-escalation-token"), "the generated token Secret")
 		s := &corev1.Secret{}
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: name}, s)).To(Succeed())
-		g.Expect(s.Data).To(HaveKey(render.TokenKey))
-		b = bot{base: serviceURL(g, key.Namespace, key.Name+"-escalations", render.ServicePort), token: string(s.Data[render.TokenKey])}
+		g.Expect(s.Data).To(HaveKey(gateway.TokenKey))
+		b = bot{base: serviceURL(g, key.Namespace, key.Name+"-escalations", gateway.ServicePort), token: string(s.Data[gateway.TokenKey])}
 		// The Service routes to a runner that takes the token (401 otherwise).
 		status, raw := call(g, http.MethodGet, b.base+"/v1/chats/r0-unknown", b.token, nil)
 		g.Expect(status).To(Equal(http.StatusNotFound), "%s", raw)

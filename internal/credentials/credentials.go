@@ -277,8 +277,21 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 // their number. A bundle with no certificate, or with one that does not parse, is an
 // *Error with ReasonCABundleInvalid. Blocks of other types are skipped.
 func ParseCABundle(pemData []byte) (*x509.CertPool, int, error) {
+	certs, err := parseCABundle(pemData)
+	if err != nil {
+		return nil, 0, err
+	}
 	pool := x509.NewCertPool()
-	n := 0
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool, len(certs), nil
+}
+
+// parseCABundle parses every CERTIFICATE block of a bundle: all must parse, and there must
+// be one at least.
+func parseCABundle(pemData []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
 	rest := pemData
 	for {
 		var block *pem.Block
@@ -291,13 +304,12 @@ func ParseCABundle(pemData []byte) (*x509.CertPool, int, error) {
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, 0, fail(ReasonCABundleInvalid, "certificate %d of the CA bundle does not parse: %v", n+1, err)
+			return nil, fail(ReasonCABundleInvalid, "certificate %d of the CA bundle does not parse: %v", len(certs)+1, err)
 		}
-		pool.AddCert(c)
-		n++
+		certs = append(certs, c)
 	}
-	if n == 0 {
-		return nil, 0, fail(ReasonCABundleInvalid, "the CA bundle holds no CERTIFICATE block")
+	if len(certs) == 0 {
+		return nil, fail(ReasonCABundleInvalid, "the CA bundle holds no CERTIFICATE block")
 	}
-	return pool, n, nil
+	return certs, nil
 }

@@ -1,6 +1,11 @@
-package render
+// Package text holds the small string rules both programs apply to what they write into
+// the API: the limit of an event's note and how a value is cut to a limit.
+package text
 
 import "unicode/utf8"
+
+// NoteLimit is the events.k8s.io limit of an event's note, in bytes.
+const NoteLimit = 1024
 
 // Truncate shortens s to at most n bytes, cutting at a character boundary and marking the
 // cut with an ellipsis. n bytes are at most n characters: the unit of a schema's maxLength

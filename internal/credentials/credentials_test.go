@@ -23,7 +23,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/youmark/pkcs8"
 
-	"github.com/gatewayops/genesys-gateway-operator/chatrunner/credentials"
+	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
 )
 
 const password = "correct horse battery staple"
