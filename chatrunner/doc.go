@@ -3,5 +3,9 @@
 // The operator runs it as the chat-runner subcommand of its own binary, one StatefulSet
 // pod per runner.
 //
-// This version serves the health probes only; the chat engine comes next.
+// This package wires the parts together: the live view of the gateway and its Secrets
+// (live), authentication and TLS towards Genesys (auth.go, transport.go), the chat engine
+// (chat), the escalation API (escalation), status and events (report) and metrics. What it
+// shares with the operator (names, ports, references, credential parsing) comes from
+// internal/, never from the operator's packages.
 package chatrunner

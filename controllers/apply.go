@@ -8,7 +8,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 )
 
 // FieldOwner is the server-side apply field manager of everything the operator writes.
@@ -17,7 +18,7 @@ const FieldOwner = "genesys-gateway-operator"
 // applyChild server-side applies a child object, unless what the operator last applied
 // to it (extracted from its managed fields) already equals the desired configuration: an
 // unchanged gateway costs no write. A child the API server refuses as invalid comes from
-// configuration that cannot work, so the error is terminal.
+// configuration that cannot work, so the error is stalling.
 func applyChild[O client.Object, AC runtime.ApplyConfiguration](
 	ctx context.Context, c client.Client, current O, desired AC, extract func(O, string) (AC, error),
 ) error {
@@ -40,7 +41,7 @@ func applyChild[O client.Object, AC runtime.ApplyConfiguration](
 	if err := c.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		err = fmt.Errorf("applying %T %s: %w", current, key, err)
 		if apierrors.IsInvalid(err) {
-			return reconcile.TerminalError(err)
+			return stalling(chatv1alpha1.InvalidConfigurationReason, err)
 		}
 		return err
 	}

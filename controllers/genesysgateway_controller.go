@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -75,15 +74,14 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 
 	before := gw.Status.DeepCopy()
-	recErr := r.reconcile(ctx, gw)
-	if recErr != nil && !errors.Is(recErr, reconcile.TerminalError(nil)) {
-		markReady(gw, metav1.ConditionFalse, chatv1alpha1.ReconciliationFailedReason, recErr.Error())
-	}
-	if err := r.observeRunnerEntries(ctx, gw); err != nil {
-		// Not a problem of the gateway: Ready stays as it is, the removal is retried.
-		recErr = errors.Join(recErr, err)
-	}
-	gw.Status.ObservedGeneration = gw.Generation
+	s := &scope{gateway: gw}
+	s.err = r.reconcile(ctx, s)
+	live, entriesErr := r.observeRunnerEntries(ctx, gw)
+	s.runners = live
+	updateStatus(s)
+	// An entry that could not be removed is not a problem of the gateway: Ready stays as
+	// it is and the removal is retried with the reconcile.
+	recErr := errors.Join(s.err, entriesErr)
 	if err := r.writeStatus(ctx, gw, before); err != nil {
 		return ctrl.Result{}, errors.Join(recErr, err)
 	}
@@ -95,13 +93,14 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	return ctrl.Result{}, recErr
 }
 
-// reconcile does the work and records the outcome in the gateway's conditions.
-func (r *GatewayReconciler) reconcile(ctx context.Context, gw *chatv1alpha1.GenesysGateway) error {
-	gw.Status.EscalationTokenSecretName = gateway.TokenSecretName(gw)
+// reconcile does the work and records what it observed in the scope. It stops at the
+// first failure; a spec that must change is a stalling error, terminal for
+// controller-runtime.
+func (r *GatewayReconciler) reconcile(ctx context.Context, s *scope) error {
+	gw := s.gateway
 	image := cmp.Or(gw.Spec.Runner.Image, r.RunnerImage)
 	if image == "" {
-		markStalled(gw, errNoImage.Error())
-		return reconcile.TerminalError(errNoImage)
+		return stalling(chatv1alpha1.InvalidConfigurationReason, errNoImage)
 	}
 	if err := r.ensureGeneratedToken(ctx, gw); err != nil {
 		return err
@@ -112,32 +111,23 @@ func (r *GatewayReconciler) reconcile(ctx context.Context, gw *chatv1alpha1.Gene
 	if err != nil {
 		return err
 	}
+	s.referencesChecked, s.problem = true, problem
 	if problem != nil {
-		setCondition(gw, chatv1alpha1.CredentialsReadyCondition, metav1.ConditionFalse, problem.reason, problem.message)
-		markReady(gw, metav1.ConditionFalse, problem.reason, problem.message)
 		return nil
 	}
-	setCondition(gw, chatv1alpha1.CredentialsReadyCondition, metav1.ConditionTrue, chatv1alpha1.ReferencesResolvedReason,
-		"Every referenced Secret and ConfigMap has the keys the gateway needs")
 
 	if !gw.Spec.Deploy {
 		if err := r.pruneRunners(ctx, gw); err != nil {
 			return err
 		}
-		gw.Status.DesiredRunners, gw.Status.ReadyRunners = 0, 0
-		meta.RemoveStatusCondition(&gw.Status.Conditions, chatv1alpha1.RunnersAvailableCondition)
-		markReady(gw, metav1.ConditionTrue, chatv1alpha1.NotDeployedReason, "The configuration is valid; deploy is false, so no runners run")
+		s.runnersPruned = true
 		return nil
 	}
-
 	sts, err := r.applyRunners(ctx, gw, image, refs)
 	if err != nil {
-		if errors.Is(err, reconcile.TerminalError(nil)) {
-			markStalled(gw, errors.Unwrap(err).Error())
-		}
 		return err
 	}
-	observeRunners(gw, sts)
+	s.statefulSet = sts
 	return nil
 }
 

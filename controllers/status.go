@@ -2,31 +2,162 @@ package controllers
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
-// operatorConditions are the condition types the operator owns, GenesysReachable included:
-// the operator derives it from the runners' entries. The operator never writes others.
-var operatorConditions = []string{
-	chatv1alpha1.ReadyCondition,
-	chatv1alpha1.ReconcilingCondition,
-	chatv1alpha1.StalledCondition,
-	chatv1alpha1.CredentialsReadyCondition,
-	chatv1alpha1.RunnersAvailableCondition,
-	chatv1alpha1.GenesysReachableCondition,
+// updateStatus derives the gateway's status from what the reconcile observed: every
+// condition the operator owns, the runner counts and the chat totals. It is the only
+// place that decides a condition, and it reads nothing but the scope, so each rule can be
+// tested without an API server.
+func updateStatus(s *scope) {
+	gw := s.gateway
+	gw.Status.EscalationTokenSecretName = gateway.TokenSecretName(gw)
+	setCredentialsReadyCondition(s)
+	setRunnersAvailableCondition(s)
+	setGenesysReachableCondition(s)
+	setReadyCondition(s)
+	gw.Status.ChatCounters = sumRunners(s.runners)
+	gw.Status.ObservedGeneration = gw.Generation
+}
+
+// setCredentialsReadyCondition reports whether every reference can be used; unchanged
+// when the reconcile stopped before checking them.
+func setCredentialsReadyCondition(s *scope) {
+	switch {
+	case !s.referencesChecked:
+	case s.problem != nil:
+		setCondition(s.gateway, chatv1alpha1.CredentialsReadyCondition, metav1.ConditionFalse, s.problem.reason, s.problem.message)
+	default:
+		setCondition(s.gateway, chatv1alpha1.CredentialsReadyCondition, metav1.ConditionTrue, chatv1alpha1.ReferencesResolvedReason,
+			"Every referenced Secret and ConfigMap has the keys the gateway needs")
+	}
+}
+
+// setRunnersAvailableCondition reports the runner StatefulSet's rollout and the runner
+// counts: absent once the runners of a gateway that is not deployed are gone, unchanged
+// when the reconcile stopped before reaching the StatefulSet.
+func setRunnersAvailableCondition(s *scope) {
+	gw := s.gateway
+	switch {
+	case s.runnersPruned:
+		gw.Status.DesiredRunners, gw.Status.ReadyRunners = 0, 0
+		meta.RemoveStatusCondition(&gw.Status.Conditions, chatv1alpha1.RunnersAvailableCondition)
+	case s.statefulSet != nil:
+		desired := gateway.Replicas(gw)
+		gw.Status.DesiredRunners = desired
+		gw.Status.ReadyRunners = s.statefulSet.Status.ReadyReplicas
+		if rolledOut(s.statefulSet, desired) {
+			setCondition(gw, chatv1alpha1.RunnersAvailableCondition, metav1.ConditionTrue, chatv1alpha1.AvailableReason, runnersMessage(s))
+		} else {
+			setCondition(gw, chatv1alpha1.RunnersAvailableCondition, metav1.ConditionFalse, chatv1alpha1.ProgressingReason, runnersMessage(s))
+		}
+	}
+}
+
+// rolledOut tells whether every desired runner of the StatefulSet's current revision is
+// ready.
+func rolledOut(sts *appsv1.StatefulSet, desired int32) bool {
+	return sts.Generation > 0 &&
+		sts.Status.ObservedGeneration >= sts.Generation &&
+		sts.Status.Replicas == desired &&
+		sts.Status.UpdatedReplicas == desired &&
+		sts.Status.ReadyReplicas == desired
+}
+
+// runnersMessage says how many runners are ready.
+func runnersMessage(s *scope) string {
+	desired := gateway.Replicas(s.gateway)
+	if rolledOut(s.statefulSet, desired) {
+		return fmt.Sprintf("%d of %d runners ready", desired, desired)
+	}
+	return fmt.Sprintf("Waiting for runners: %d of %d ready", s.statefulSet.Status.ReadyReplicas, desired)
+}
+
+// setGenesysReachableCondition sets GenesysReachable from the live runner entries: False
+// while any runner reports an error (AuthenticationFailed when it cannot authenticate),
+// True once one has polled a chat and none reports an error, Unknown until then. A runner
+// clears its lastError once its calls succeed again. The condition is absent while the
+// gateway is not deployed.
+func setGenesysReachableCondition(s *scope) {
+	gw := s.gateway
+	if !gw.Spec.Deploy {
+		meta.RemoveStatusCondition(&gw.Status.Conditions, chatv1alpha1.GenesysReachableCondition)
+		return
+	}
+	runners := slices.SortedFunc(slices.Values(s.runners), func(a, b chatv1alpha1.RunnerStatus) int {
+		return cmp.Compare(a.Pod, b.Pod)
+	})
+	var failing, unauthenticated []string
+	polled := false
+	for _, entry := range runners {
+		if entry.AuthError != "" {
+			unauthenticated = append(unauthenticated, entry.Pod+": "+entry.AuthError)
+		}
+		if entry.LastError != "" {
+			failing = append(failing, entry.Pod+": "+entry.LastError)
+		}
+		polled = polled || entry.LastPollTime != nil
+	}
+	switch {
+	case len(unauthenticated) > 0:
+		setCondition(gw, chatv1alpha1.GenesysReachableCondition, metav1.ConditionFalse, chatv1alpha1.AuthenticationFailedReason,
+			"Runners cannot authenticate to Genesys: "+strings.Join(unauthenticated, "; "))
+	case len(failing) > 0:
+		setCondition(gw, chatv1alpha1.GenesysReachableCondition, metav1.ConditionFalse, chatv1alpha1.GenesysUnreachableReason,
+			"Runners report Chat API errors: "+strings.Join(failing, "; "))
+	case polled:
+		setCondition(gw, chatv1alpha1.GenesysReachableCondition, metav1.ConditionTrue, chatv1alpha1.PollSucceededReason,
+			"The runners poll their chats on Genesys without errors")
+	default:
+		setCondition(gw, chatv1alpha1.GenesysReachableCondition, metav1.ConditionUnknown, chatv1alpha1.NoChatsReason,
+			"No runner has polled a chat on Genesys yet")
+	}
+}
+
+// setReadyCondition sets Ready, with Reconciling and Stalled present only while true
+// (kstatus). The first of these decides: a spec that must change (Stalled), a call that
+// failed and is retried, a reference that cannot be used, a valid gateway that is not
+// deployed, runners rolled out, runners on their way (Reconciling). GenesysReachable does
+// not count: a Genesys outage is not a problem of the gateway's configuration.
+func setReadyCondition(s *scope) {
+	gw := s.gateway
+	status, reason, message := metav1.ConditionUnknown, "", ""
+	reconciling := false
+	stalled, isStalled := asStalling(s.err)
+	switch {
+	case isStalled:
+		status, reason, message = metav1.ConditionFalse, stalled.reason, stalled.Error()
+	case s.err != nil:
+		status, reason, message = metav1.ConditionFalse, chatv1alpha1.ReconciliationFailedReason, s.err.Error()
+	case s.problem != nil:
+		status, reason, message = metav1.ConditionFalse, s.problem.reason, s.problem.message
+	case s.runnersPruned:
+		status, reason, message = metav1.ConditionTrue, chatv1alpha1.NotDeployedReason, "The configuration is valid; deploy is false, so no runners run"
+	case s.statefulSet != nil && rolledOut(s.statefulSet, gateway.Replicas(gw)):
+		status, reason, message = metav1.ConditionTrue, chatv1alpha1.AvailableReason, runnersMessage(s)
+	case s.statefulSet != nil:
+		status, reason, message, reconciling = metav1.ConditionUnknown, chatv1alpha1.ProgressingReason, runnersMessage(s), true
+	default:
+		return // nothing observed: Ready stays as it was
+	}
+	setCondition(gw, chatv1alpha1.ReadyCondition, status, reason, message)
+	meta.RemoveStatusCondition(&gw.Status.Conditions, chatv1alpha1.ReconcilingCondition)
+	meta.RemoveStatusCondition(&gw.Status.Conditions, chatv1alpha1.StalledCondition)
+	if reconciling {
+		setCondition(gw, chatv1alpha1.ReconcilingCondition, metav1.ConditionTrue, reason, message)
+	}
+	if isStalled {
+		setCondition(gw, chatv1alpha1.StalledCondition, metav1.ConditionTrue, reason, message)
+	}
 }
 
 // setCondition sets a condition for the gateway's current generation; its transition
@@ -41,52 +172,10 @@ func setCondition(gw *chatv1alpha1.GenesysGateway, typ string, status metav1.Con
 	})
 }
 
-// markReady sets Ready, and clears Reconciling and Stalled (kstatus: present only while true).
-func markReady(gw *chatv1alpha1.GenesysGateway, status metav1.ConditionStatus, reason, message string) {
-	setCondition(gw, chatv1alpha1.ReadyCondition, status, reason, message)
-	meta.RemoveStatusCondition(&gw.Status.Conditions, chatv1alpha1.ReconcilingCondition)
-	meta.RemoveStatusCondition(&gw.Status.Conditions, chatv1alpha1.StalledCondition)
-}
-
-// markStalled reports configuration that cannot work until the spec changes.
-func markStalled(gw *chatv1alpha1.GenesysGateway, message string) {
-	markReady(gw, metav1.ConditionFalse, chatv1alpha1.InvalidConfigurationReason, message)
-	setCondition(gw, chatv1alpha1.StalledCondition, metav1.ConditionTrue, chatv1alpha1.InvalidConfigurationReason, message)
-}
-
-// markProgressing reports work under way.
-func markProgressing(gw *chatv1alpha1.GenesysGateway, message string) {
-	markReady(gw, metav1.ConditionUnknown, chatv1alpha1.ProgressingReason, message)
-	setCondition(gw, chatv1alpha1.ReconcilingCondition, metav1.ConditionTrue, chatv1alpha1.ProgressingReason, message)
-}
-
-// observeRunners reports the runner StatefulSet's rollout: Ready once every desired
-// runner of the current revision is ready.
-func observeRunners(gw *chatv1alpha1.GenesysGateway, sts *appsv1.StatefulSet) {
-	desired := gateway.Replicas(gw)
-	gw.Status.DesiredRunners = desired
-	gw.Status.ReadyRunners = sts.Status.ReadyReplicas
-	rolledOut := sts.Generation > 0 &&
-		sts.Status.ObservedGeneration >= sts.Generation &&
-		sts.Status.Replicas == desired &&
-		sts.Status.UpdatedReplicas == desired &&
-		sts.Status.ReadyReplicas == desired
-	if rolledOut {
-		msg := fmt.Sprintf("%d of %d runners ready", desired, desired)
-		setCondition(gw, chatv1alpha1.RunnersAvailableCondition, metav1.ConditionTrue, chatv1alpha1.AvailableReason, msg)
-		markReady(gw, metav1.ConditionTrue, chatv1alpha1.AvailableReason, msg)
-		return
-	}
-	msg := fmt.Sprintf("Waiting for runners: %d of %d ready", sts.Status.ReadyReplicas, desired)
-	setCondition(gw, chatv1alpha1.RunnersAvailableCondition, metav1.ConditionFalse, chatv1alpha1.ProgressingReason, msg)
-	markProgressing(gw, msg)
-}
-
-// sumRunners makes the gateway's counters the sums of its runners' entries (the live ones:
-// see observeRunnerEntries).
-func sumRunners(st *chatv1alpha1.GenesysGatewayStatus) {
+// sumRunners adds up the counters of the live runner entries: the gateway's totals.
+func sumRunners(runners []chatv1alpha1.RunnerStatus) chatv1alpha1.ChatCounters {
 	var sum chatv1alpha1.ChatCounters
-	for _, r := range st.Runners {
+	for _, r := range runners {
 		c := r.ChatCounters
 		sum.Agents += c.Agents
 		sum.Capacity += c.Capacity
@@ -96,42 +185,5 @@ func sumRunners(st *chatv1alpha1.GenesysGatewayStatus) {
 		sum.EndedChatsTotal += c.EndedChatsTotal
 		sum.FailedChatsTotal += c.FailedChatsTotal
 	}
-	st.ChatCounters = sum
-}
-
-// writeStatus writes the gateway's status once, by server-side apply of the fields the
-// operator owns, and not at all when none of them changed. Runner entries are left to
-// the runners' own field managers.
-func (r *GatewayReconciler) writeStatus(ctx context.Context, gw *chatv1alpha1.GenesysGateway, before *chatv1alpha1.GenesysGatewayStatus) error {
-	st := operatorStatus(&gw.Status)
-	if equality.Semantic.DeepEqual(operatorStatus(before), st) {
-		return nil
-	}
-	fields, err := runtime.DefaultUnstructuredConverter.ToUnstructured(st)
-	if err != nil {
-		return fmt.Errorf("converting status: %w", err)
-	}
-	u := &unstructured.Unstructured{Object: map[string]any{"status": fields}}
-	u.SetGroupVersionKind(chatv1alpha1.GroupVersion.WithKind("GenesysGateway"))
-	u.SetNamespace(gw.Namespace)
-	u.SetName(gw.Name)
-	if err := r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return fmt.Errorf("writing status: %w", err)
-	}
-	return nil
-}
-
-// operatorStatus is the part of a status the operator owns: all but the runner entries
-// and conditions of other types. Its conditions are in the order of operatorConditions, so
-// that one removed and set again (Reconciling) does not count as a change.
-func operatorStatus(status *chatv1alpha1.GenesysGatewayStatus) *chatv1alpha1.GenesysGatewayStatus {
-	st := status.DeepCopy()
-	st.Runners = nil
-	st.Conditions = slices.DeleteFunc(st.Conditions, func(c metav1.Condition) bool {
-		return !slices.Contains(operatorConditions, c.Type)
-	})
-	slices.SortFunc(st.Conditions, func(a, b metav1.Condition) int {
-		return cmp.Compare(slices.Index(operatorConditions, a.Type), slices.Index(operatorConditions, b.Type))
-	})
-	return st
+	return sum
 }
