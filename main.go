@@ -8,27 +8,17 @@ import (
 	"flag"
 	"os"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
 	"github.com/gatewayops/genesys-gateway-operator/controllers"
 	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
+	"github.com/gatewayops/genesys-gateway-operator/internal/scheme"
 )
-
-var scheme = runtime.NewScheme()
-
-func init() {
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(chatv1alpha1.AddToScheme(scheme))
-}
 
 func main() {
 	ctx := ctrl.SetupSignalHandler()
@@ -65,7 +55,7 @@ func runOperator(ctx context.Context, args []string) int {
 		leaseID = r.GatewayService + "." + leaseID
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme,
+		Scheme:                 scheme.New(),
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,

@@ -13,6 +13,7 @@ import (
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
 	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // authenticator authorizes every Chat API call the way the gateway says at that moment:
@@ -20,7 +21,8 @@ import (
 // nothing. Credentials are read from the live snapshot, so a rotation applies to the next
 // call and no chat is dropped.
 type authenticator struct {
-	watcher   *live.Watcher
+	// current is the gateway's latest snapshot: the live watcher's Current.
+	current   func() *live.Snapshot
 	transport http.RoundTripper
 	log       logr.Logger
 	// changed is signalled when the token's health changes, for the status.
@@ -32,26 +34,19 @@ type authenticator struct {
 	stop   context.CancelFunc
 }
 
-func newAuthenticator(w *live.Watcher, transport http.RoundTripper, log logr.Logger) *authenticator {
-	return &authenticator{watcher: w, transport: transport, log: log, changed: make(chan struct{}, 1)}
+// newAuthenticator returns an authenticator of the snapshots current returns (a
+// live.Watcher's Current), whose Entra ID token requests go through transport.
+func newAuthenticator(current func() *live.Snapshot, transport http.RoundTripper, log logr.Logger) *authenticator {
+	return &authenticator{current: current, transport: transport, log: log, changed: make(chan struct{}, 1)}
 }
 
 // Authorize sets the credentials of the gateway's current authentication.
 func (a *authenticator) Authorize(ctx context.Context, req *http.Request) error {
-	snap := a.watcher.Current()
+	snap := a.current()
 	conn := snap.Gateway.Spec.Connection
 	switch {
 	case conn.BasicAuth != nil:
-		name := string(conn.BasicAuth.SecretRef.Name)
-		user, err := snap.SecretKey(name, "username")
-		if err != nil {
-			return err
-		}
-		password, err := snap.SecretKey(name, "password")
-		if err != nil {
-			return err
-		}
-		req.SetBasicAuth(string(user), string(password))
+		return basicAuth(snap, string(conn.BasicAuth.SecretRef.Name)).Authorize(ctx, req)
 	case conn.MicrosoftClientCredentials != nil:
 		a.mu.Lock()
 		k := a.keeper
@@ -62,6 +57,25 @@ func (a *authenticator) Authorize(ctx context.Context, req *http.Request) error 
 		return k.Authorizer().Authorize(ctx, req)
 	}
 	return nil
+}
+
+// basicAuth is HTTP Basic with the username and password of a Secret of the snapshot. It
+// goes through gms.BasicAuth, the one implementation of Basic auth, so that the runner
+// refuses what it refuses (an empty username, or one with a colon, which RFC 7617 forbids)
+// before a request leaves. The snapshot is the one the call started with: a rotation
+// applies to the next call. Errors name the Secret and the key, never a value.
+func basicAuth(snap *live.Snapshot, secret string) gms.Authorizer {
+	return gms.BasicAuth(func() (string, string, error) {
+		user, err := snap.SecretKey(secret, gateway.KeyUsername)
+		if err != nil {
+			return "", "", err
+		}
+		password, err := snap.SecretKey(secret, gateway.KeyPassword)
+		if err != nil {
+			return "", "", err
+		}
+		return string(user), string(password), nil
+	})
 }
 
 // update follows the snapshot: it starts, reconfigures or stops the Entra ID token keeper.
@@ -131,14 +145,14 @@ func (a *authenticator) authError() string {
 func certificateOf(snap *live.Snapshot) (*credentials.Certificate, error) {
 	m := snap.Gateway.Spec.Connection.MicrosoftClientCredentials
 	name := string(m.CertificateSecretRef.Name)
-	crt, err := snap.SecretKey(name, "tls.crt")
+	crt, err := snap.SecretKey(name, gateway.KeyTLSCertificate)
 	if err != nil {
 		return nil, err
 	}
-	key, _ := snap.SecretKey(name, "tls.key") // optional: one PEM bundle in tls.crt
+	key, _ := snap.SecretKey(name, gateway.KeyTLSKey) // optional: one PEM bundle in tls.crt
 	var password []byte
 	if p := m.PrivateKeyPasswordSecretRef; p != nil {
-		if password, err = snap.SecretKey(string(p.Name), "password"); err != nil {
+		if password, err = snap.SecretKey(string(p.Name), gateway.KeyPassword); err != nil {
 			return nil, err
 		}
 	}

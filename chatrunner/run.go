@@ -12,8 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -25,6 +23,7 @@ import (
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/metrics"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/report"
 	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
+	"github.com/gatewayops/genesys-gateway-operator/internal/scheme"
 )
 
 // heartbeat refreshes the runner's status entry (its last poll time) at least this often
@@ -35,14 +34,7 @@ const heartbeat = 30 * time.Second
 // escalation API, probes and metrics, and reports into the gateway's status and events.
 func Run(ctx context.Context, opts Options) error {
 	log := logr.FromContextOrDiscard(ctx).WithValues("gateway", opts.Gateway, "pod", opts.PodName)
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return fmt.Errorf("building the scheme: %w", err)
-	}
-	if err := chatv1alpha1.AddToScheme(scheme); err != nil {
-		return fmt.Errorf("building the scheme: %w", err)
-	}
-	kube, err := client.New(opts.Config, client.Options{Scheme: scheme})
+	kube, err := client.New(opts.Config, client.Options{Scheme: scheme.New()})
 	if err != nil {
 		return fmt.Errorf("creating the API client: %w", err)
 	}
@@ -74,7 +66,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := transport.update(snap); err != nil {
 		log.Error(err, "Kept the default TLS settings")
 	}
-	auth := newAuthenticator(watcher, transport, log.WithName("auth"))
+	auth := newAuthenticator(watcher.Current, transport, log.WithName("auth"))
 	if err := auth.update(ctx, snap); err != nil {
 		log.Error(err, "Cannot use the Entra ID certificate yet")
 	}

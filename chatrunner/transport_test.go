@@ -3,7 +3,6 @@ package chatrunner
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -14,8 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
-	"github.com/gatewayops/genesys-gateway-operator/chatrunner/entra/entratest"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
+	"github.com/gatewayops/genesys-gateway-operator/internal/testcerts"
 )
 
 // snapshotWithCA is a gateway whose TLS trusts the CA bundle of a ConfigMap.
@@ -44,7 +43,7 @@ func TestPrivateCATrustedWhenConfiguredRefusedWhenNot(t *testing.T) {
 	g := NewWithT(t)
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer srv.Close()
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	ca := testcerts.CertPEM(srv.Certificate())
 
 	tr := newTLSTransport()
 	g.Expect(get(tr, srv.URL)).To(MatchError(ContainSubstring("certificate signed by unknown authority")), "not trusted by default")
@@ -66,20 +65,19 @@ func TestPrivateCATrustedWhenConfiguredRefusedWhenNot(t *testing.T) {
 
 // otherCA is the PEM of a CA that signed nothing the test serves.
 func otherCA(t *testing.T) []byte {
-	root := entratest.NewClientCert(t, entratest.CertOptions{}).Root
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw})
+	return testcerts.NewClientCert(t, testcerts.CertOptions{}).RootPEM()
 }
 
 func TestClientCertificatePresentedForMutualTLS(t *testing.T) {
 	g := NewWithT(t)
-	client := entratest.NewClientCert(t, entratest.CertOptions{})
+	client := testcerts.NewClientCert(t, testcerts.CertOptions{})
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	clientCAs := x509.NewCertPool()
 	clientCAs.AddCert(client.Root)
 	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCAs}
 	srv.StartTLS()
 	defer srv.Close()
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	ca := testcerts.CertPEM(srv.Certificate())
 
 	snap := snapshotWithCA(ca, "1")
 	tr := newTLSTransport()
@@ -102,7 +100,7 @@ func TestClientCertificatePresentedForMutualTLS(t *testing.T) {
 func TestTransportRefusesWhatTheOperatorRefuses(t *testing.T) {
 	g := NewWithT(t)
 	good := otherCA(t)
-	bad := append(append([]byte{}, good...), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"...)
+	bad := testcerts.BundleWithBadBlock(good)
 	g.Expect(x509.NewCertPool().AppendCertsFromPEM(bad)).To(BeTrue())
 
 	tr := newTLSTransport()
@@ -110,7 +108,7 @@ func TestTransportRefusesWhatTheOperatorRefuses(t *testing.T) {
 		ContainSubstring(`ConfigMap "private-ca" named by spec.connection.tls.caBundle`),
 		ContainSubstring("certificate 2 of the CA bundle does not parse"))))
 
-	expired := entratest.NewClientCert(t, entratest.CertOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
+	expired := testcerts.NewClientCert(t, testcerts.CertOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
 	_, err := tls.X509KeyPair(expired.CertPEM, expired.KeyPEM)
 	g.Expect(err).NotTo(HaveOccurred())
 	snap := snapshotWithCA(good, "2")

@@ -1,15 +1,14 @@
 package controllers
 
 import (
-	"encoding/pem"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 
-	"github.com/gatewayops/genesys-gateway-operator/chatrunner/entra/entratest"
 	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
 	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
+	"github.com/gatewayops/genesys-gateway-operator/internal/testcerts"
 )
 
 func TestVerdictsAreReusedForTheSameVersionsOnly(t *testing.T) {
@@ -36,9 +35,9 @@ func TestVerdictsAreReusedForTheSameVersionsOnly(t *testing.T) {
 // TestTransportRefusesWhatTheOperatorRefuses: the same material, the same verdict.
 func TestOperatorRefusesWhatTheRunnerRefuses(t *testing.T) {
 	g := NewWithT(t)
-	client := entratest.NewClientCert(t, entratest.CertOptions{})
-	good := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: client.Root.Raw})
-	bad := append(append([]byte{}, good...), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"...)
+	client := testcerts.NewClientCert(t, testcerts.CertOptions{})
+	good := client.RootPEM()
+	bad := testcerts.BundleWithBadBlock(good)
 	caRef := reference{Field: gateway.FieldCABundle, Kind: gateway.KindConfigMap, Name: "private-ca", Keys: []string{"ca.crt"}}
 	certRef := reference{Field: gateway.FieldClientCertificate, Kind: gateway.KindSecret, Name: "gms-client", Keys: []string{"tls.crt", "tls.key"}}
 
@@ -47,7 +46,7 @@ func TestOperatorRefusesWhatTheRunnerRefuses(t *testing.T) {
 	g.Expect(problem.reason).To(Equal(credentials.ReasonCABundleInvalid))
 	g.Expect(problem.message).To(ContainSubstring("certificate 2 of the CA bundle does not parse"))
 
-	expired := entratest.NewClientCert(t, entratest.CertOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
+	expired := testcerts.NewClientCert(t, testcerts.CertOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
 	problem = checkCredentials([]reference{caRef, certRef}, map[gateway.Field]map[string][]byte{
 		gateway.FieldCABundle:          {"ca.crt": good},
 		gateway.FieldClientCertificate: {"tls.crt": expired.CertPEM, "tls.key": expired.KeyPEM},

@@ -9,8 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
-	"github.com/gatewayops/genesys-gateway-operator/chatrunner/entra/entratest"
 	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
+	"github.com/gatewayops/genesys-gateway-operator/internal/testcerts"
 )
 
 // entraGateway is a deployed gateway with Microsoft client credentials from Secret
@@ -30,8 +30,8 @@ func entraGateway(namespace, name string) *chatv1alpha1.GenesysGateway {
 
 var _ = Describe("Credentials checked before runners start", func() {
 	const password = "k3y-pa55word"
-	var good *entratest.ClientCert
-	BeforeEach(func() { good = entratest.NewClientCert(GinkgoTB(), entratest.CertOptions{}) })
+	var good *testcerts.ClientCert
+	BeforeEach(func() { good = testcerts.NewClientCert(GinkgoTB(), testcerts.CertOptions{}) })
 
 	DescribeTable("a certificate Secret that cannot work is reported with its reason, and no runner starts",
 		func(reason string, certPEM, keyPEM func() []byte, message string) {
@@ -58,7 +58,7 @@ var _ = Describe("Credentials checked before runners start", func() {
 			func() []byte { return []byte("not a certificate") }, func() []byte { return good.KeyPEM }, "certificate"),
 		Entry("a key of another certificate", credentials.ReasonPrivateKeyMismatch,
 			func() []byte { return good.CertPEM },
-			func() []byte { return entratest.NewClientCert(GinkgoTB(), entratest.CertOptions{}).KeyPEM }, "match"),
+			func() []byte { return testcerts.NewClientCert(GinkgoTB(), testcerts.CertOptions{}).KeyPEM }, "match"),
 		Entry("a wrong password (encrypted PKCS#8)", credentials.ReasonPrivateKeyPassword,
 			func() []byte { return good.CertPEM }, func() []byte { return good.EncryptedPKCS8PEM(GinkgoTB(), "other") }, "password"),
 		Entry("a wrong password (legacy encrypted PEM)", credentials.ReasonPrivateKeyPassword,
@@ -82,12 +82,12 @@ var _ = Describe("Credentials checked before runners start", func() {
 })
 
 // Certificates of the table above: one with an ECDSA key, one expired an hour ago.
-var ecdsaCert, expiredCert *entratest.ClientCert
+var ecdsaCert, expiredCert *testcerts.ClientCert
 
 var _ = BeforeEach(func() {
 	if ecdsaCert == nil {
-		ecdsaCert = entratest.NewClientCert(GinkgoTB(), entratest.CertOptions{ECDSA: true})
-		expiredCert = entratest.NewClientCert(GinkgoTB(), entratest.CertOptions{
+		ecdsaCert = testcerts.NewClientCert(GinkgoTB(), testcerts.CertOptions{ECDSA: true})
+		expiredCert = testcerts.NewClientCert(GinkgoTB(), testcerts.CertOptions{
 			NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
 	}
 }, OncePerOrdered)

@@ -15,15 +15,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	typedeventsv1 "k8s.io/client-go/kubernetes/typed/events/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/tools/reference"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
-	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/internal/scheme"
 	"github.com/gatewayops/genesys-gateway-operator/internal/text"
 )
 
@@ -54,14 +54,7 @@ func NewRecorder(cfg *rest.Config, pod string) (events.EventRecorder, func(), er
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the events client: %w", err)
 	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, nil, fmt.Errorf("building the events scheme: %w", err)
-	}
-	if err := chatv1alpha1.AddToScheme(scheme); err != nil {
-		return nil, nil, fmt.Errorf("building the events scheme: %w", err)
-	}
-	r := newRecorder(cs.EventsV1(), scheme, pod, logf.Log.WithName("events"), time.Second)
+	r := newRecorder(cs.EventsV1(), scheme.New(), pod, logf.Log.WithName("events"), time.Second)
 	return r, r.stop, nil
 }
 
@@ -76,7 +69,7 @@ type recorder struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the queue is drained
 
-	retryDelay time.Duration // the wait after a first failed attempt, growing linearly
+	backoff wait.Backoff // spaces the attempts to send one event
 
 	mu      sync.RWMutex // guards stopped and the closing of queue
 	stopped bool
@@ -85,12 +78,13 @@ type recorder struct {
 
 var _ events.EventRecorder = (*recorder)(nil)
 
-// newRecorder starts a recorder; a failed send is retried after retryDelay, then twice it.
+// newRecorder starts a recorder; a failed send is retried after retryDelay, then twice it,
+// each wait with jitter (sendBackoff).
 func newRecorder(client typedeventsv1.EventsV1Interface, scheme *runtime.Scheme, pod string, log logr.Logger, retryDelay time.Duration) *recorder {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &recorder{
 		client: client, scheme: scheme, pod: pod, log: log,
-		ctx: ctx, cancel: cancel, done: make(chan struct{}), retryDelay: retryDelay,
+		ctx: ctx, cancel: cancel, done: make(chan struct{}), backoff: sendBackoff(retryDelay),
 		queue: make(chan *eventsv1.Event, queueLength),
 	}
 	go r.run()
@@ -161,27 +155,37 @@ func (r *recorder) run() {
 	}
 }
 
+// sendBackoff spaces the sendAttempts attempts to send one event: retryDelay, then
+// doubling, with jitter, so that the runners of a gateway, which all record when the API
+// server comes back, do not retry in lock-step.
+func sendBackoff(retryDelay time.Duration) wait.Backoff {
+	b := retryBackoff(retryDelay, 0)
+	b.Steps = sendAttempts
+	return b
+}
+
 // send creates an event, retrying while the API server is unavailable.
 func (r *recorder) send(ev *eventsv1.Event) {
-	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(r.ctx, sendTimeout)
-		_, err := r.client.Events(ev.Namespace).Create(ctx, ev, metav1.CreateOptions{})
-		cancel()
-		if err == nil {
-			return
+	attempts := 0
+	var last error // of the last attempt
+	err := wait.ExponentialBackoffWithContext(r.ctx, r.backoff, func(ctx context.Context) (bool, error) {
+		attempts++
+		ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+		defer cancel()
+		_, last = r.client.Events(ev.Namespace).Create(ctx, ev, metav1.CreateOptions{})
+		switch {
+		case last == nil:
+			return true, nil
+		case retriable(last):
+			return false, nil
+		default:
+			return false, last
 		}
-		if r.ctx.Err() != nil {
-			return
-		}
-		if !retriable(err) || attempt == sendAttempts {
-			r.log.Error(err, "Failed to record an event", "reason", ev.Reason, "attempts", attempt)
-			return
-		}
-		select {
-		case <-r.ctx.Done():
-		case <-time.After(time.Duration(attempt) * r.retryDelay):
-		}
+	})
+	if err == nil || r.ctx.Err() != nil {
+		return
 	}
+	r.log.Error(last, "Failed to record an event", "reason", ev.Reason, "attempts", attempts)
 }
 
 // retriable tells whether a failed create may succeed when tried again.

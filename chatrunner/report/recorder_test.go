@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -16,14 +17,17 @@ import (
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
+	"github.com/gatewayops/genesys-gateway-operator/internal/scheme"
 )
 
-// sink captures the events a fake clientset is asked to create, failing the first ones.
+// sink captures the events a fake clientset is asked to create, failing the first ones
+// with err (503 Service Unavailable when nil).
 type sink struct {
 	mu       sync.Mutex
 	created  []*eventsv1.Event
 	attempts int
 	failures int
+	err      error
 }
 
 func (s *sink) clientset() *fake.Clientset {
@@ -34,6 +38,9 @@ func (s *sink) clientset() *fake.Clientset {
 		s.attempts++
 		if s.failures > 0 {
 			s.failures--
+			if s.err != nil {
+				return true, nil, s.err
+			}
 			return true, nil, apierrors.NewServiceUnavailable("try later")
 		}
 		ev := a.(k8stesting.CreateAction).GetObject().(*eventsv1.Event)
@@ -50,11 +57,7 @@ func (s *sink) events() []*eventsv1.Event {
 }
 
 func testRecorder(t *testing.T, s *sink) *recorder {
-	scheme := runtime.NewScheme()
-	if err := chatv1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	r := newRecorder(s.clientset().EventsV1(), scheme, "acme-runner-1", logr.Discard(), time.Millisecond)
+	r := newRecorder(s.clientset().EventsV1(), scheme.New(), "acme-runner-1", logr.Discard(), time.Millisecond)
 	t.Cleanup(r.stop)
 	return r
 }
@@ -97,6 +100,38 @@ func TestRecorderRetriesWhileTheAPIServerIsUnavailable(t *testing.T) {
 	r.stop()
 	g.Expect(s.events()).To(HaveLen(1))
 	g.Expect(s.attempts).To(Equal(3))
+}
+
+func TestRecorderGivesUpAfterThreeAttempts(t *testing.T) {
+	g := NewWithT(t)
+	s := &sink{failures: 5}
+	r := testRecorder(t, s)
+	r.Eventf(gateway, nil, "Normal", ReasonChatEnded, "EndChat", "Chat %s: ended", "c-1")
+	r.stop()
+	g.Expect(s.events()).To(BeEmpty())
+	g.Expect(s.attempts).To(Equal(sendAttempts))
+}
+
+func TestRecorderDoesNotRetryARefusal(t *testing.T) {
+	g := NewWithT(t)
+	s := &sink{failures: 1, err: apierrors.NewForbidden(eventsv1.Resource("events"), "", errors.New("no RBAC"))}
+	r := testRecorder(t, s)
+	r.Eventf(gateway, nil, "Normal", ReasonChatEnded, "EndChat", "Chat %s: ended", "c-1")
+	r.Eventf(gateway, nil, "Normal", ReasonChatEnded, "EndChat", "Chat %s: ended", "c-2")
+	r.stop()
+	g.Expect(s.attempts).To(Equal(2), "one attempt of each event")
+	g.Expect(s.events()).To(ConsistOf(HaveField("Note", "Chat c-2: ended")))
+}
+
+func TestSendBackOffDoublesWithJitter(t *testing.T) {
+	g := NewWithT(t)
+	b := sendBackoff(time.Second)
+	g.Expect(b.Steps).To(Equal(sendAttempts), "the attempts in all")
+	first, second := b.Step(), b.Step()
+	g.Expect(first).To(BeNumerically(">=", time.Second))
+	g.Expect(first).To(BeNumerically("<=", longest(time.Second)))
+	g.Expect(second).To(BeNumerically(">=", 2*time.Second))
+	g.Expect(second).To(BeNumerically("<=", longest(2*time.Second)))
 }
 
 func TestRecorderDropsEventsAfterStopping(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -23,7 +24,7 @@ import (
 // follows.
 const FieldOwnerPrefix = "chat-runner/"
 
-// maxBackOff bounds the wait before retrying a failed write.
+// maxBackOff bounds the wait before retrying a failed write, unless MinInterval is longer.
 const maxBackOff = 30 * time.Second
 
 // StatusOptions configure a StatusWriter.
@@ -72,15 +73,18 @@ func (w *StatusWriter) Writes() int { return int(w.writes.Load()) }
 // Run writes source() at once, then whenever changed fires, at most once per MinInterval:
 // a burst of changes is coalesced into one write of the latest entry at the end of the
 // interval. An entry equal to the last one written (update time aside) is not written. A
-// failed write is retried after a back-off, from MinInterval doubling up to 30s, with the
-// latest entry. source returns the runner's entry; the writer sets its pod and update
-// time. Run returns when ctx ends.
+// failed write is retried with the latest entry after a back-off: from MinInterval,
+// doubling, up to 30s (or MinInterval, if longer). Each wait is up to a fifth longer, at
+// random, so that runners do not retry in lock-step, but never above that limit. source
+// returns the runner's entry; the writer sets its pod and update time. Run returns when
+// ctx ends.
 func (w *StatusWriter) Run(ctx context.Context, source func() chatv1alpha1.RunnerStatus, changed <-chan struct{}) {
 	var (
-		dirty    = true      // the entry may differ from the last one written
-		next     time.Time   // no write before then
-		failures int         // consecutive failed writes
-		timer    clock.Timer // armed while a due write waits for next
+		dirty    = true        // the entry may differ from the last one written
+		next     time.Time     // no write before then
+		failures int           // consecutive failed writes
+		backoff  = w.backoff() // the waits of the next retries; restarted by a write
+		timer    clock.Timer   // armed while a due write waits for next
 		due      <-chan time.Time
 	)
 	defer func() {
@@ -91,8 +95,8 @@ func (w *StatusWriter) Run(ctx context.Context, source func() chatv1alpha1.Runne
 	for {
 		if dirty && due == nil {
 			now := w.o.Clock.Now()
-			if wait := next.Sub(now); wait > 0 {
-				timer = w.o.Clock.NewTimer(wait)
+			if left := next.Sub(now); left > 0 {
+				timer = w.o.Clock.NewTimer(left)
 				due = timer.C()
 				continue
 			}
@@ -104,14 +108,14 @@ func (w *StatusWriter) Run(ctx context.Context, source func() chatv1alpha1.Runne
 			case err != nil:
 				failures++
 				dirty = true
-				wait := backOff(w.o.MinInterval, failures)
-				next = now.Add(wait)
-				w.o.Log.Error(err, "Failed to write the runner's status entry", "retryIn", wait, "failures", failures)
+				delay := nextWait(&backoff)
+				next = now.Add(delay)
+				w.o.Log.Error(err, "Failed to write the runner's status entry", "retryIn", delay, "failures", failures)
 			case written:
 				if failures > 0 {
 					w.o.Log.Info("Wrote the runner's status entry after failures", "failures", failures)
 				}
-				failures = 0
+				failures, backoff = 0, w.backoff()
 				next = now.Add(w.o.MinInterval)
 			}
 			continue
@@ -171,15 +175,8 @@ func (w *StatusWriter) apply(ctx context.Context, entry chatv1alpha1.RunnerStatu
 	return nil
 }
 
-// backOff is the wait before the next attempt after failures consecutive failed writes.
-func backOff(minInterval time.Duration, failures int) time.Duration {
-	limit := max(maxBackOff, minInterval)
-	wait := minInterval
-	for range failures - 1 {
-		if wait >= limit/2 {
-			return limit
-		}
-		wait *= 2
-	}
-	return wait
+// backoff is the waits before retrying failed writes: from MinInterval, doubling, up to
+// maxBackOff or MinInterval if longer, with jitter. It restarts after a write.
+func (w *StatusWriter) backoff() wait.Backoff {
+	return retryBackoff(w.o.MinInterval, max(maxBackOff, w.o.MinInterval))
 }

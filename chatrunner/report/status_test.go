@@ -189,36 +189,64 @@ func TestStatusWriterDoesNotWriteAnUnchangedEntry(t *testing.T) {
 	h.g.Expect(h.applies.count()).To(Equal(2), "no apply of the unchanged entry")
 }
 
+// longest is the longest wait of a back-off step of d, jitter included.
+func longest(d time.Duration) time.Duration { return d + time.Duration(retryJitter*float64(d)) }
+
 func TestStatusWriterRetriesAFailedWriteWithBackOff(t *testing.T) {
 	h := start(t, 1, 2)
 	h.g.Eventually(h.applies.count).Should(Equal(1))
 	h.g.Eventually(h.clock.HasWaiters).Should(BeTrue())
 
-	h.clock.Step(time.Second) // the first back-off: 1s
+	h.clock.Step(longest(time.Second)) // the first back-off: 1s and its jitter
 	h.g.Eventually(h.applies.count).Should(Equal(2))
 	h.g.Eventually(h.clock.HasWaiters).Should(BeTrue())
 	h.state.set(7)
 	notify(h.changed) // a change waits for the back-off too
 
-	h.clock.Step(time.Second) // half the second back-off: 2s
+	h.clock.Step(time.Second) // half the second back-off: 2s at least
 	h.g.Consistently(h.applies.count).Should(Equal(2))
-	h.clock.Step(time.Second)
+	h.clock.Step(longest(2*time.Second) - time.Second)
 	h.g.Eventually(h.writer.Writes).Should(Equal(1))
 	h.g.Expect(h.applies.count()).To(Equal(3))
 	h.g.Expect(h.applies.lastEntry(h.g)).To(HaveKeyWithValue("activeChats", int64(7)))
+
+	// A write restarts the back-off: the next failure waits 1s again, not 4s.
+	h.applies.mu.Lock()
+	h.applies.failures = 1
+	h.applies.mu.Unlock()
+	h.state.set(8)
+	notify(h.changed)
+	h.g.Eventually(h.clock.HasWaiters).Should(BeTrue())
+	h.clock.Step(time.Second) // the interval after the write
+	h.g.Eventually(h.applies.count).Should(Equal(4))
+	h.g.Eventually(h.clock.HasWaiters).Should(BeTrue())
+	h.clock.Step(longest(time.Second))
+	h.g.Eventually(h.writer.Writes).Should(Equal(2))
+	h.g.Expect(h.applies.count()).To(Equal(5))
 }
 
-func TestBackOffDoublesUpToItsLimit(t *testing.T) {
+func TestStatusBackOffDoublesWithJitterUpToItsLimit(t *testing.T) {
 	g := NewWithT(t)
-	var got []time.Duration
-	for failures := 1; failures <= 8; failures++ {
-		got = append(got, backOff(time.Second, failures))
+	w := NewStatusWriter(StatusOptions{}) // MinInterval 1s
+	b := w.backoff()
+	for i, base := range []time.Duration{1, 2, 4, 8, 16, 30, 30, 30} {
+		base *= time.Second
+		d := nextWait(&b)
+		g.Expect(d).To(BeNumerically(">=", base), "wait %d", i+1)
+		g.Expect(d).To(BeNumerically("<=", min(longest(base), maxBackOff)), "wait %d: jitter, never above the limit", i+1)
 	}
-	g.Expect(got).To(Equal([]time.Duration{
-		time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second,
-		30 * time.Second, 30 * time.Second, 30 * time.Second,
-	}))
-	g.Expect(backOff(time.Minute, 3)).To(Equal(time.Minute), "never shorter than the interval")
+
+	slow := NewStatusWriter(StatusOptions{MinInterval: time.Minute}).backoff()
+	for range 3 {
+		g.Expect(nextWait(&slow)).To(Equal(time.Minute), "never shorter than the interval, nor longer")
+	}
+
+	firsts := map[time.Duration]bool{}
+	for range 20 {
+		b := w.backoff()
+		firsts[nextWait(&b)] = true
+	}
+	g.Expect(len(firsts)).To(BeNumerically(">", 1), "runners failing together do not retry in lock-step")
 }
 
 func TestClampFitsTheSchemaWithoutChangingTheSource(t *testing.T) {

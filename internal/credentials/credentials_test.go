@@ -5,16 +5,13 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +21,7 @@ import (
 	"github.com/youmark/pkcs8"
 
 	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
+	"github.com/gatewayops/genesys-gateway-operator/internal/testcerts"
 )
 
 const password = "correct horse battery staple"
@@ -50,147 +48,38 @@ var (
 func material(t *testing.T) {
 	t.Helper()
 	keysOnce.Do(func() {
+		rsaKey, rsaKey2 = testcerts.RSAKey(t), testcerts.RSAKey(t)
+		ecKey, caKey, intermediateKey = testcerts.ECDSAKey(t), testcerts.ECDSAKey(t), testcerts.ECDSAKey(t)
 		var err error
-		must := func(e error) {
-			if e != nil {
-				panic(e)
-			}
+		if _, edKey, err = ed25519.GenerateKey(rand.Reader); err != nil {
+			t.Fatal(err)
 		}
-		rsaKey, err = rsa.GenerateKey(rand.Reader, 2048)
-		must(err)
-		rsaKey2, err = rsa.GenerateKey(rand.Reader, 2048)
-		must(err)
-		ecKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		must(err)
-		caKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		must(err)
-		intermediateKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		must(err)
-		_, edKey, err = ed25519.GenerateKey(rand.Reader)
-		must(err)
 
-		caCert = makeCert("Test Root CA", caKey.Public(), nil, caKey, true, now.Add(-time.Hour), now.Add(24*time.Hour))
-		intermediateCert = makeCert("Test Intermediate CA", intermediateKey.Public(), caCert, caKey, true, now.Add(-time.Hour), now.Add(24*time.Hour))
-		rsaLeaf = makeCert("gateway-rsa", rsaKey.Public(), caCert, caKey, false, now.Add(-time.Hour), now.Add(time.Hour))
-		ecLeaf = makeCert("gateway-ec", ecKey.Public(), caCert, caKey, false, now.Add(-time.Hour), now.Add(time.Hour))
-		expiredLeaf = makeCert("gateway-expired", rsaKey.Public(), caCert, caKey, false, now.Add(-48*time.Hour), now.Add(-time.Minute))
-		notYetLeaf = makeCert("gateway-not-yet", rsaKey.Public(), caCert, caKey, false, now.Add(time.Minute), now.Add(48*time.Hour))
-		chainLeaf = makeCert("gateway-chain", rsaKey.Public(), intermediateCert, intermediateKey, false, now.Add(-time.Hour), now.Add(time.Hour))
-		edLeaf = makeCert("gateway-ed25519", edKey.Public(), caCert, caKey, false, now.Add(-time.Hour), now.Add(time.Hour))
-		otherCA = makeCert("Other CA 1", caKey.Public(), nil, caKey, true, now.Add(-time.Hour), now.Add(time.Hour))
-		otherCA2 = makeCert("Other CA 2", intermediateKey.Public(), nil, intermediateKey, true, now.Add(-time.Hour), now.Add(time.Hour))
+		caCert = testcerts.Issue(t, "Test Root CA", caKey.Public(), nil, caKey, true, now.Add(-time.Hour), now.Add(24*time.Hour))
+		intermediateCert = testcerts.Issue(t, "Test Intermediate CA", intermediateKey.Public(), caCert, caKey, true, now.Add(-time.Hour), now.Add(24*time.Hour))
+		rsaLeaf = testcerts.Issue(t, "gateway-rsa", rsaKey.Public(), caCert, caKey, false, now.Add(-time.Hour), now.Add(time.Hour))
+		ecLeaf = testcerts.Issue(t, "gateway-ec", ecKey.Public(), caCert, caKey, false, now.Add(-time.Hour), now.Add(time.Hour))
+		expiredLeaf = testcerts.Issue(t, "gateway-expired", rsaKey.Public(), caCert, caKey, false, now.Add(-48*time.Hour), now.Add(-time.Minute))
+		notYetLeaf = testcerts.Issue(t, "gateway-not-yet", rsaKey.Public(), caCert, caKey, false, now.Add(time.Minute), now.Add(48*time.Hour))
+		chainLeaf = testcerts.Issue(t, "gateway-chain", rsaKey.Public(), intermediateCert, intermediateKey, false, now.Add(-time.Hour), now.Add(time.Hour))
+		edLeaf = testcerts.Issue(t, "gateway-ed25519", edKey.Public(), caCert, caKey, false, now.Add(-time.Hour), now.Add(time.Hour))
+		otherCA = testcerts.Issue(t, "Other CA 1", caKey.Public(), nil, caKey, true, now.Add(-time.Hour), now.Add(time.Hour))
+		otherCA2 = testcerts.Issue(t, "Other CA 2", intermediateKey.Public(), nil, intermediateKey, true, now.Add(-time.Hour), now.Add(time.Hour))
 	})
-}
-
-var serial int64
-
-func makeCert(cn string, pub crypto.PublicKey, parent *x509.Certificate, signer crypto.Signer, isCA bool, notBefore, notAfter time.Time) *x509.Certificate {
-	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		BasicConstraintsValid: true,
-		IsCA:                  isCA,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
+	if caCert == nil {
+		t.Fatal("the test material could not be made")
 	}
-	if isCA {
-		tmpl.KeyUsage |= x509.KeyUsageCertSign
-	}
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-	if err != nil {
-		panic(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		panic(err)
-	}
-	return c
-}
-
-func certPEM(certs ...*x509.Certificate) []byte {
-	var b bytes.Buffer
-	for _, c := range certs {
-		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-	}
-	return b.Bytes()
-}
-
-func pkcs1PEM(k *rsa.PrivateKey) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
-}
-
-func sec1PEM(k *ecdsa.PrivateKey) []byte {
-	der, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		panic(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
-}
-
-func pkcs8PEM(k any) []byte {
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		panic(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
-
-// legacyPEM encrypts a PKCS#1 or SEC1 key the OpenSSL "traditional" way.
-func legacyPEM(k any, pass string) []byte {
-	var typ string
-	var der []byte
-	switch k := k.(type) {
-	case *rsa.PrivateKey:
-		typ, der = "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(k)
-	case *ecdsa.PrivateKey:
-		var err error
-		typ = "EC PRIVATE KEY"
-		if der, err = x509.MarshalECPrivateKey(k); err != nil {
-			panic(err)
-		}
-	}
-	//nolint:staticcheck // Legacy encryption on purpose: the gateway must read such keys.
-	block, err := x509.EncryptPEMBlock(rand.Reader, typ, der, []byte(pass), x509.PEMCipherAES256)
-	if err != nil {
-		panic(err)
-	}
-	return pem.EncodeToMemory(block)
-}
-
-// encryptedPKCS8PEM encrypts with PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC).
-func encryptedPKCS8PEM(k any, pass string) []byte {
-	der, err := pkcs8.MarshalPrivateKey(k, []byte(pass), nil)
-	if err != nil {
-		panic(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: der})
-}
-
-func encryptedPKCS8PEMOpts(k any, pass string, opts *pkcs8.Opts) []byte {
-	der, err := pkcs8.MarshalPrivateKey(k, []byte(pass), opts)
-	if err != nil {
-		panic(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: der})
 }
 
 func concat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 // secretsOf returns the strings no error may contain: the password and base64 runs of
 // every private key's DER (whole and in pieces, as PEM lines).
-func secretsOf() []string {
+func secretsOf(t *testing.T) []string {
+	t.Helper()
 	s := []string{password}
 	for _, k := range []any{rsaKey, rsaKey2, ecKey, edKey} {
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			panic(err)
-		}
-		b64 := base64.StdEncoding.EncodeToString(der)
+		b64 := base64.StdEncoding.EncodeToString(testcerts.PKCS8DER(t, k))
 		// Skip the first line or so (a common ASN.1 prefix); any 40-char run of the rest.
 		for i := 64; i+40 <= len(b64); i += 40 {
 			s = append(s, b64[i:i+40])
@@ -219,74 +108,74 @@ func TestParseCertificate(t *testing.T) {
 		want     want
 	}{
 		// Formats that parse.
-		{"RSA PKCS#1", certPEM(rsaLeaf), pkcs1PEM(rsaKey), "", want{leaf: rsaLeaf, chain: 1}},
-		{"RSA PKCS#8", certPEM(rsaLeaf), pkcs8PEM(rsaKey), "", want{leaf: rsaLeaf, chain: 1}},
-		{"EC SEC1", certPEM(ecLeaf), sec1PEM(ecKey), "", want{leaf: ecLeaf, chain: 1}},
-		{"EC SEC1 with EC PARAMETERS", certPEM(ecLeaf), concat(pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: []byte{6, 8, 42, 134, 72, 206, 61, 3, 1, 7}}), sec1PEM(ecKey)), "", want{leaf: ecLeaf, chain: 1}},
-		{"EC PKCS#8", certPEM(ecLeaf), pkcs8PEM(ecKey), "", want{leaf: ecLeaf, chain: 1}},
-		{"password ignored for a plain key", certPEM(rsaLeaf), pkcs1PEM(rsaKey), password, want{leaf: rsaLeaf, chain: 1}},
-		{"legacy encrypted RSA", certPEM(rsaLeaf), legacyPEM(rsaKey, password), password, want{leaf: rsaLeaf, chain: 1}},
-		{"legacy encrypted EC", certPEM(ecLeaf), legacyPEM(ecKey, password), password, want{leaf: ecLeaf, chain: 1}},
-		{"encrypted PKCS#8 RSA", certPEM(rsaLeaf), encryptedPKCS8PEM(rsaKey, password), password, want{leaf: rsaLeaf, chain: 1}},
-		{"encrypted PKCS#8 EC", certPEM(ecLeaf), encryptedPKCS8PEM(ecKey, password), password, want{leaf: ecLeaf, chain: 1}},
-		{"encrypted PKCS#8 AES-128, PBKDF2-SHA1", certPEM(ecLeaf), encryptedPKCS8PEMOpts(ecKey, password, &pkcs8.Opts{Cipher: pkcs8.AES128CBC, KDFOpts: pkcs8.PBKDF2Opts{SaltSize: 8, IterationCount: 2048, HMACHash: crypto.SHA1}}), password, want{leaf: ecLeaf, chain: 1}},
-		{"encrypted PKCS#8 scrypt", certPEM(ecLeaf), encryptedPKCS8PEMOpts(ecKey, password, &pkcs8.Opts{Cipher: pkcs8.AES256CBC, KDFOpts: pkcs8.ScryptOpts{SaltSize: 16, CostParameter: 1 << 10, BlockSize: 8, ParallelizationParameter: 1}}), password, want{leaf: ecLeaf, chain: 1}},
+		{"RSA PKCS#1", testcerts.CertPEM(rsaLeaf), testcerts.PKCS1PEM(rsaKey), "", want{leaf: rsaLeaf, chain: 1}},
+		{"RSA PKCS#8", testcerts.CertPEM(rsaLeaf), testcerts.PKCS8PEM(t, rsaKey), "", want{leaf: rsaLeaf, chain: 1}},
+		{"EC SEC1", testcerts.CertPEM(ecLeaf), testcerts.SEC1PEM(t, ecKey), "", want{leaf: ecLeaf, chain: 1}},
+		{"EC SEC1 with EC PARAMETERS", testcerts.CertPEM(ecLeaf), concat(pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: []byte{6, 8, 42, 134, 72, 206, 61, 3, 1, 7}}), testcerts.SEC1PEM(t, ecKey)), "", want{leaf: ecLeaf, chain: 1}},
+		{"EC PKCS#8", testcerts.CertPEM(ecLeaf), testcerts.PKCS8PEM(t, ecKey), "", want{leaf: ecLeaf, chain: 1}},
+		{"password ignored for a plain key", testcerts.CertPEM(rsaLeaf), testcerts.PKCS1PEM(rsaKey), password, want{leaf: rsaLeaf, chain: 1}},
+		{"legacy encrypted RSA", testcerts.CertPEM(rsaLeaf), testcerts.LegacyEncryptedPEM(t, rsaKey, password), password, want{leaf: rsaLeaf, chain: 1}},
+		{"legacy encrypted EC", testcerts.CertPEM(ecLeaf), testcerts.LegacyEncryptedPEM(t, ecKey, password), password, want{leaf: ecLeaf, chain: 1}},
+		{"encrypted PKCS#8 RSA", testcerts.CertPEM(rsaLeaf), testcerts.EncryptedPKCS8PEM(t, rsaKey, password, nil), password, want{leaf: rsaLeaf, chain: 1}},
+		{"encrypted PKCS#8 EC", testcerts.CertPEM(ecLeaf), testcerts.EncryptedPKCS8PEM(t, ecKey, password, nil), password, want{leaf: ecLeaf, chain: 1}},
+		{"encrypted PKCS#8 AES-128, PBKDF2-SHA1", testcerts.CertPEM(ecLeaf), testcerts.EncryptedPKCS8PEM(t, ecKey, password, &pkcs8.Opts{Cipher: pkcs8.AES128CBC, KDFOpts: pkcs8.PBKDF2Opts{SaltSize: 8, IterationCount: 2048, HMACHash: crypto.SHA1}}), password, want{leaf: ecLeaf, chain: 1}},
+		{"encrypted PKCS#8 scrypt", testcerts.CertPEM(ecLeaf), testcerts.EncryptedPKCS8PEM(t, ecKey, password, &pkcs8.Opts{Cipher: pkcs8.AES256CBC, KDFOpts: pkcs8.ScryptOpts{SaltSize: 16, CostParameter: 1 << 10, BlockSize: 8, ParallelizationParameter: 1}}), password, want{leaf: ecLeaf, chain: 1}},
 
 		// One PEM bundle (key in tls.crt), in any order.
-		{"bundle: cert then key", concat(certPEM(rsaLeaf), pkcs1PEM(rsaKey)), nil, "", want{leaf: rsaLeaf, chain: 1}},
-		{"bundle: key then chain", concat(pkcs8PEM(rsaKey), certPEM(chainLeaf, intermediateCert)), nil, "", want{leaf: chainLeaf, chain: 2}},
-		{"bundle: encrypted key", concat(certPEM(chainLeaf, intermediateCert), encryptedPKCS8PEM(rsaKey, password)), nil, password, want{leaf: chainLeaf, chain: 2}},
-		{"tls.key given: key blocks of tls.crt are not used", concat(certPEM(rsaLeaf), pkcs1PEM(rsaKey2)), pkcs1PEM(rsaKey), "", want{leaf: rsaLeaf, chain: 1}},
+		{"bundle: cert then key", concat(testcerts.CertPEM(rsaLeaf), testcerts.PKCS1PEM(rsaKey)), nil, "", want{leaf: rsaLeaf, chain: 1}},
+		{"bundle: key then chain", concat(testcerts.PKCS8PEM(t, rsaKey), testcerts.CertPEM(chainLeaf, intermediateCert)), nil, "", want{leaf: chainLeaf, chain: 2}},
+		{"bundle: encrypted key", concat(testcerts.CertPEM(chainLeaf, intermediateCert), testcerts.EncryptedPKCS8PEM(t, rsaKey, password, nil)), nil, password, want{leaf: chainLeaf, chain: 2}},
+		{"tls.key given: key blocks of tls.crt are not used", concat(testcerts.CertPEM(rsaLeaf), testcerts.PKCS1PEM(rsaKey2)), testcerts.PKCS1PEM(rsaKey), "", want{leaf: rsaLeaf, chain: 1}},
 
 		// Chain order.
-		{"chain leaf first", certPEM(chainLeaf, intermediateCert, caCert), pkcs1PEM(rsaKey), "", want{leaf: chainLeaf, chain: 3}},
-		{"chain leaf last", certPEM(caCert, intermediateCert, chainLeaf), pkcs1PEM(rsaKey), "", want{leaf: chainLeaf, chain: 3}},
-		{"chain leaf in the middle", certPEM(intermediateCert, chainLeaf, caCert), pkcs1PEM(rsaKey), "", want{leaf: chainLeaf, chain: 3}},
+		{"chain leaf first", testcerts.CertPEM(chainLeaf, intermediateCert, caCert), testcerts.PKCS1PEM(rsaKey), "", want{leaf: chainLeaf, chain: 3}},
+		{"chain leaf last", testcerts.CertPEM(caCert, intermediateCert, chainLeaf), testcerts.PKCS1PEM(rsaKey), "", want{leaf: chainLeaf, chain: 3}},
+		{"chain leaf in the middle", testcerts.CertPEM(intermediateCert, chainLeaf, caCert), testcerts.PKCS1PEM(rsaKey), "", want{leaf: chainLeaf, chain: 3}},
 
 		// CertificateInvalid.
-		{"no certificate", nil, pkcs1PEM(rsaKey), "", want{reason: credentials.ReasonCertificateInvalid, detail: "no CERTIFICATE block"}},
-		{"not PEM", []byte("hello"), pkcs1PEM(rsaKey), "", want{reason: credentials.ReasonCertificateInvalid, detail: "no CERTIFICATE block"}},
-		{"only a key in tls.crt", pkcs1PEM(rsaKey), nil, "", want{reason: credentials.ReasonCertificateInvalid, detail: "no CERTIFICATE block"}},
-		{"certificate does not parse", concat(certPEM(rsaLeaf), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("garbage")})), pkcs1PEM(rsaKey), "", want{reason: credentials.ReasonCertificateInvalid, detail: "certificate 2 of the PEM does not parse"}},
+		{"no certificate", nil, testcerts.PKCS1PEM(rsaKey), "", want{reason: credentials.ReasonCertificateInvalid, detail: "no CERTIFICATE block"}},
+		{"not PEM", []byte("hello"), testcerts.PKCS1PEM(rsaKey), "", want{reason: credentials.ReasonCertificateInvalid, detail: "no CERTIFICATE block"}},
+		{"only a key in tls.crt", testcerts.PKCS1PEM(rsaKey), nil, "", want{reason: credentials.ReasonCertificateInvalid, detail: "no CERTIFICATE block"}},
+		{"certificate does not parse", concat(testcerts.CertPEM(rsaLeaf), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("garbage")})), testcerts.PKCS1PEM(rsaKey), "", want{reason: credentials.ReasonCertificateInvalid, detail: "certificate 2 of the PEM does not parse"}},
 
 		// PrivateKeyInvalid.
-		{"no key anywhere", certPEM(rsaLeaf), nil, "", want{reason: credentials.ReasonPrivateKeyInvalid, detail: "no private key"}},
-		{"tls.key without a key block", certPEM(rsaLeaf), certPEM(caCert), "", want{reason: credentials.ReasonPrivateKeyInvalid, detail: "no private key block"}},
-		{"two keys in tls.key", certPEM(rsaLeaf), concat(pkcs1PEM(rsaKey), pkcs1PEM(rsaKey2)), "", want{reason: credentials.ReasonPrivateKeyInvalid, detail: "2 private keys"}},
-		{"two keys in the bundle", concat(certPEM(rsaLeaf), pkcs1PEM(rsaKey), sec1PEM(ecKey)), nil, "", want{reason: credentials.ReasonPrivateKeyInvalid, detail: "2 private keys"}},
-		{"key does not parse", certPEM(rsaLeaf), pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: []byte("garbage")}), "", want{reason: credentials.ReasonPrivateKeyInvalid, detail: "(RSA PRIVATE KEY) does not parse"}},
-		{"PKCS#8 key under an RSA header", certPEM(rsaLeaf), pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: pkcs8DER(rsaKey)}), "", want{reason: credentials.ReasonPrivateKeyInvalid, detail: "does not parse"}},
-		{"Ed25519 unsupported", certPEM(edLeaf), pkcs8PEM(edKey), "", want{reason: credentials.ReasonPrivateKeyInvalid, detail: "only RSA and ECDSA"}},
-		{"Ed25519 encrypted unsupported", certPEM(edLeaf), encryptedPKCS8PEM(edKey, password), password, want{reason: credentials.ReasonPrivateKeyInvalid, detail: "only RSA and ECDSA"}},
-		{"encrypted PKCS#8 garbage", certPEM(rsaLeaf), pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte("garbage")}), password, want{reason: credentials.ReasonPrivateKeyInvalid, detail: "does not parse"}},
-		{"encrypted PKCS#8 PBES1", certPEM(rsaLeaf), pbes1PEM(), password, want{reason: credentials.ReasonPrivateKeyInvalid, detail: "only PBES2"}},
-		{"encrypted PKCS#8 bad IV length", certPEM(rsaLeaf), handmadePKCS8PEM(pbkdf2Params(2048), 5), password, want{reason: credentials.ReasonPrivateKeyInvalid, detail: "wrong length"}},
-		{"encrypted PKCS#8 too many iterations", certPEM(ecLeaf), handmadePKCS8PEM(pbkdf2Params(20_000_000), 16), password, want{reason: credentials.ReasonPrivateKeyInvalid, detail: "PBKDF2 iterations"}},
-		{"encrypted PKCS#8 scrypt too costly", certPEM(ecLeaf), handmadePKCS8PEM(scryptParams(1<<22, 8, 1), 16), password, want{reason: credentials.ReasonPrivateKeyInvalid, detail: "scrypt"}},
-		{"encrypted PKCS#8 junk data", certPEM(rsaLeaf), handmadePKCS8PEM(pbkdf2Params(2048), 16), password, want{reason: credentials.ReasonPrivateKeyPassword, detail: "does not decrypt"}},
-		{"legacy PEM with a bad DEK-Info", certPEM(rsaLeaf), badDEKInfoPEM(), password, want{reason: credentials.ReasonPrivateKeyInvalid, detail: "DEK-Info"}},
+		{"no key anywhere", testcerts.CertPEM(rsaLeaf), nil, "", want{reason: credentials.ReasonPrivateKeyInvalid, detail: "no private key"}},
+		{"tls.key without a key block", testcerts.CertPEM(rsaLeaf), testcerts.CertPEM(caCert), "", want{reason: credentials.ReasonPrivateKeyInvalid, detail: "no private key block"}},
+		{"two keys in tls.key", testcerts.CertPEM(rsaLeaf), concat(testcerts.PKCS1PEM(rsaKey), testcerts.PKCS1PEM(rsaKey2)), "", want{reason: credentials.ReasonPrivateKeyInvalid, detail: "2 private keys"}},
+		{"two keys in the bundle", concat(testcerts.CertPEM(rsaLeaf), testcerts.PKCS1PEM(rsaKey), testcerts.SEC1PEM(t, ecKey)), nil, "", want{reason: credentials.ReasonPrivateKeyInvalid, detail: "2 private keys"}},
+		{"key does not parse", testcerts.CertPEM(rsaLeaf), pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: []byte("garbage")}), "", want{reason: credentials.ReasonPrivateKeyInvalid, detail: "(RSA PRIVATE KEY) does not parse"}},
+		{"PKCS#8 key under an RSA header", testcerts.CertPEM(rsaLeaf), pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: testcerts.PKCS8DER(t, rsaKey)}), "", want{reason: credentials.ReasonPrivateKeyInvalid, detail: "does not parse"}},
+		{"Ed25519 unsupported", testcerts.CertPEM(edLeaf), testcerts.PKCS8PEM(t, edKey), "", want{reason: credentials.ReasonPrivateKeyInvalid, detail: "only RSA and ECDSA"}},
+		{"Ed25519 encrypted unsupported", testcerts.CertPEM(edLeaf), testcerts.EncryptedPKCS8PEM(t, edKey, password, nil), password, want{reason: credentials.ReasonPrivateKeyInvalid, detail: "only RSA and ECDSA"}},
+		{"encrypted PKCS#8 garbage", testcerts.CertPEM(rsaLeaf), pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte("garbage")}), password, want{reason: credentials.ReasonPrivateKeyInvalid, detail: "does not parse"}},
+		{"encrypted PKCS#8 PBES1", testcerts.CertPEM(rsaLeaf), pbes1PEM(), password, want{reason: credentials.ReasonPrivateKeyInvalid, detail: "only PBES2"}},
+		{"encrypted PKCS#8 bad IV length", testcerts.CertPEM(rsaLeaf), handmadePKCS8PEM(pbkdf2Params(2048), 5), password, want{reason: credentials.ReasonPrivateKeyInvalid, detail: "wrong length"}},
+		{"encrypted PKCS#8 too many iterations", testcerts.CertPEM(ecLeaf), handmadePKCS8PEM(pbkdf2Params(20_000_000), 16), password, want{reason: credentials.ReasonPrivateKeyInvalid, detail: "PBKDF2 iterations"}},
+		{"encrypted PKCS#8 scrypt too costly", testcerts.CertPEM(ecLeaf), handmadePKCS8PEM(scryptParams(1<<22, 8, 1), 16), password, want{reason: credentials.ReasonPrivateKeyInvalid, detail: "scrypt"}},
+		{"encrypted PKCS#8 junk data", testcerts.CertPEM(rsaLeaf), handmadePKCS8PEM(pbkdf2Params(2048), 16), password, want{reason: credentials.ReasonPrivateKeyPassword, detail: "does not decrypt"}},
+		{"legacy PEM with a bad DEK-Info", testcerts.CertPEM(rsaLeaf), badDEKInfoPEM(), password, want{reason: credentials.ReasonPrivateKeyInvalid, detail: "DEK-Info"}},
 
 		// PrivateKeyPasswordWrong.
-		{"legacy: no password", certPEM(rsaLeaf), legacyPEM(rsaKey, password), "", want{reason: credentials.ReasonPrivateKeyPassword, detail: "no password was given"}},
-		{"legacy: wrong password", certPEM(rsaLeaf), legacyPEM(rsaKey, password), "wrong", want{reason: credentials.ReasonPrivateKeyPassword, detail: "does not decrypt"}},
-		{"legacy EC: wrong password", certPEM(ecLeaf), legacyPEM(ecKey, password), "wrong", want{reason: credentials.ReasonPrivateKeyPassword, detail: "does not decrypt"}},
-		{"PKCS#8: no password", certPEM(rsaLeaf), encryptedPKCS8PEM(rsaKey, password), "", want{reason: credentials.ReasonPrivateKeyPassword, detail: "no password was given"}},
-		{"PKCS#8: wrong password", certPEM(rsaLeaf), encryptedPKCS8PEM(rsaKey, password), "wrong", want{reason: credentials.ReasonPrivateKeyPassword, detail: "does not decrypt"}},
-		{"PKCS#8 EC: wrong password", certPEM(ecLeaf), encryptedPKCS8PEM(ecKey, password), password + "x", want{reason: credentials.ReasonPrivateKeyPassword, detail: "does not decrypt"}},
-		{"bundle: wrong password", concat(certPEM(rsaLeaf), encryptedPKCS8PEM(rsaKey, password)), nil, "wrong", want{reason: credentials.ReasonPrivateKeyPassword}},
+		{"legacy: no password", testcerts.CertPEM(rsaLeaf), testcerts.LegacyEncryptedPEM(t, rsaKey, password), "", want{reason: credentials.ReasonPrivateKeyPassword, detail: "no password was given"}},
+		{"legacy: wrong password", testcerts.CertPEM(rsaLeaf), testcerts.LegacyEncryptedPEM(t, rsaKey, password), "wrong", want{reason: credentials.ReasonPrivateKeyPassword, detail: "does not decrypt"}},
+		{"legacy EC: wrong password", testcerts.CertPEM(ecLeaf), testcerts.LegacyEncryptedPEM(t, ecKey, password), "wrong", want{reason: credentials.ReasonPrivateKeyPassword, detail: "does not decrypt"}},
+		{"PKCS#8: no password", testcerts.CertPEM(rsaLeaf), testcerts.EncryptedPKCS8PEM(t, rsaKey, password, nil), "", want{reason: credentials.ReasonPrivateKeyPassword, detail: "no password was given"}},
+		{"PKCS#8: wrong password", testcerts.CertPEM(rsaLeaf), testcerts.EncryptedPKCS8PEM(t, rsaKey, password, nil), "wrong", want{reason: credentials.ReasonPrivateKeyPassword, detail: "does not decrypt"}},
+		{"PKCS#8 EC: wrong password", testcerts.CertPEM(ecLeaf), testcerts.EncryptedPKCS8PEM(t, ecKey, password, nil), password + "x", want{reason: credentials.ReasonPrivateKeyPassword, detail: "does not decrypt"}},
+		{"bundle: wrong password", concat(testcerts.CertPEM(rsaLeaf), testcerts.EncryptedPKCS8PEM(t, rsaKey, password, nil)), nil, "wrong", want{reason: credentials.ReasonPrivateKeyPassword}},
 
 		// PrivateKeyMismatch.
-		{"key of another certificate", certPEM(rsaLeaf), pkcs1PEM(rsaKey2), "", want{reason: credentials.ReasonPrivateKeyMismatch, detail: `does not match the certificate (subject "CN=gateway-rsa")`}},
-		{"EC key for an RSA certificate", certPEM(rsaLeaf), sec1PEM(ecKey), "", want{reason: credentials.ReasonPrivateKeyMismatch}},
-		{"key matches no certificate of the chain", certPEM(chainLeaf, intermediateCert), pkcs1PEM(rsaKey2), "", want{reason: credentials.ReasonPrivateKeyMismatch, detail: "none of the 2 certificates"}},
-		{"the key of the intermediate makes it the leaf", certPEM(chainLeaf, intermediateCert), sec1PEM(intermediateKey), "", want{leaf: intermediateCert, chain: 2}},
+		{"key of another certificate", testcerts.CertPEM(rsaLeaf), testcerts.PKCS1PEM(rsaKey2), "", want{reason: credentials.ReasonPrivateKeyMismatch, detail: `does not match the certificate (subject "CN=gateway-rsa")`}},
+		{"EC key for an RSA certificate", testcerts.CertPEM(rsaLeaf), testcerts.SEC1PEM(t, ecKey), "", want{reason: credentials.ReasonPrivateKeyMismatch}},
+		{"key matches no certificate of the chain", testcerts.CertPEM(chainLeaf, intermediateCert), testcerts.PKCS1PEM(rsaKey2), "", want{reason: credentials.ReasonPrivateKeyMismatch, detail: "none of the 2 certificates"}},
+		{"the key of the intermediate makes it the leaf", testcerts.CertPEM(chainLeaf, intermediateCert), testcerts.SEC1PEM(t, intermediateKey), "", want{leaf: intermediateCert, chain: 2}},
 
 		// CertificateExpired.
-		{"expired", certPEM(expiredLeaf), pkcs1PEM(rsaKey), "", want{reason: credentials.ReasonCertificateExpired, detail: "expired at"}},
-		{"not yet valid", certPEM(notYetLeaf), pkcs1PEM(rsaKey), "", want{reason: credentials.ReasonCertificateExpired, detail: "not valid before"}},
-		{"expired leaf, valid CA", certPEM(caCert, expiredLeaf), pkcs1PEM(rsaKey), "", want{reason: credentials.ReasonCertificateExpired, detail: "gateway-expired"}},
+		{"expired", testcerts.CertPEM(expiredLeaf), testcerts.PKCS1PEM(rsaKey), "", want{reason: credentials.ReasonCertificateExpired, detail: "expired at"}},
+		{"not yet valid", testcerts.CertPEM(notYetLeaf), testcerts.PKCS1PEM(rsaKey), "", want{reason: credentials.ReasonCertificateExpired, detail: "not valid before"}},
+		{"expired leaf, valid CA", testcerts.CertPEM(caCert, expiredLeaf), testcerts.PKCS1PEM(rsaKey), "", want{reason: credentials.ReasonCertificateExpired, detail: "gateway-expired"}},
 	}
-	secrets := secretsOf()
+	secrets := secretsOf(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
@@ -323,7 +212,7 @@ func TestParseCertificate(t *testing.T) {
 func TestParseCertificateKeepsChainOrder(t *testing.T) {
 	material(t)
 	g := NewWithT(t)
-	c, err := credentials.ParseCertificate(certPEM(caCert, intermediateCert, chainLeaf), pkcs1PEM(rsaKey), nil, now)
+	c, err := credentials.ParseCertificate(testcerts.CertPEM(caCert, intermediateCert, chainLeaf), testcerts.PKCS1PEM(rsaKey), nil, now)
 	g.Expect(err).NotTo(HaveOccurred())
 	// Leaf first, then the others as given.
 	g.Expect(c.Chain[0].Equal(chainLeaf)).To(BeTrue())
@@ -335,11 +224,11 @@ func TestParseCertificateKeepsChainOrder(t *testing.T) {
 func TestParseCertificateExpiryBoundaries(t *testing.T) {
 	material(t)
 	g := NewWithT(t)
-	_, err := credentials.ParseCertificate(certPEM(rsaLeaf), pkcs1PEM(rsaKey), nil, rsaLeaf.NotAfter)
+	_, err := credentials.ParseCertificate(testcerts.CertPEM(rsaLeaf), testcerts.PKCS1PEM(rsaKey), nil, rsaLeaf.NotAfter)
 	g.Expect(err).NotTo(HaveOccurred(), "valid up to and including NotAfter")
-	_, err = credentials.ParseCertificate(certPEM(rsaLeaf), pkcs1PEM(rsaKey), nil, rsaLeaf.NotAfter.Add(time.Second))
+	_, err = credentials.ParseCertificate(testcerts.CertPEM(rsaLeaf), testcerts.PKCS1PEM(rsaKey), nil, rsaLeaf.NotAfter.Add(time.Second))
 	g.Expect(err).To(MatchError(ContainSubstring("expired")))
-	_, err = credentials.ParseCertificate(certPEM(rsaLeaf), pkcs1PEM(rsaKey), nil, rsaLeaf.NotBefore)
+	_, err = credentials.ParseCertificate(testcerts.CertPEM(rsaLeaf), testcerts.PKCS1PEM(rsaKey), nil, rsaLeaf.NotBefore)
 	g.Expect(err).NotTo(HaveOccurred(), "valid from NotBefore")
 }
 
@@ -351,12 +240,12 @@ func TestParseCABundle(t *testing.T) {
 		n      int
 		detail string
 	}{
-		{"one", certPEM(caCert), 1, ""},
-		{"three, with a key and comments skipped", concat([]byte("# corporate CAs\n"), certPEM(caCert, otherCA), pkcs1PEM(rsaKey), certPEM(otherCA2)), 3, ""},
+		{"one", testcerts.CertPEM(caCert), 1, ""},
+		{"three, with a key and comments skipped", concat([]byte("# corporate CAs\n"), testcerts.CertPEM(caCert, otherCA), testcerts.PKCS1PEM(rsaKey), testcerts.CertPEM(otherCA2)), 3, ""},
 		{"empty", nil, 0, "no CERTIFICATE block"},
 		{"not PEM", []byte("-----BEGIN NOTHING"), 0, "no CERTIFICATE block"},
-		{"only a key", pkcs1PEM(rsaKey), 0, "no CERTIFICATE block"},
-		{"bad certificate", concat(certPEM(caCert), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 0x00}})), 0, "certificate 2 of the CA bundle does not parse"},
+		{"only a key", testcerts.PKCS1PEM(rsaKey), 0, "no CERTIFICATE block"},
+		{"bad certificate", concat(testcerts.CertPEM(caCert), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 0x00}})), 0, "certificate 2 of the CA bundle does not parse"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -368,7 +257,7 @@ func TestParseCABundle(t *testing.T) {
 				g.Expect(ce.Reason).To(Equal(credentials.ReasonCABundleInvalid))
 				g.Expect(ce.Detail).To(ContainSubstring(tc.detail))
 				g.Expect(pool).To(BeNil())
-				for _, s := range secretsOf() {
+				for _, s := range secretsOf(t) {
 					g.Expect(ce.Detail).NotTo(ContainSubstring(s))
 				}
 				return
@@ -380,14 +269,6 @@ func TestParseCABundle(t *testing.T) {
 			g.Expect(err).NotTo(HaveOccurred())
 		})
 	}
-}
-
-func pkcs8DER(k any) []byte {
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		panic(err)
-	}
-	return der
 }
 
 type algorithmIdentifier struct {
@@ -478,9 +359,9 @@ func TestErrorDetailNeverHasSecrets(t *testing.T) {
 	material(t)
 	g := NewWithT(t)
 	// A key block whose bytes are the base64 of the real key is refused without echoing it.
-	keyB64 := base64.StdEncoding.EncodeToString(pkcs8DER(rsaKey))
+	keyB64 := base64.StdEncoding.EncodeToString(testcerts.PKCS8DER(t, rsaKey))
 	weird := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: []byte(keyB64)})
-	_, err := credentials.ParseCertificate(certPEM(rsaLeaf), weird, []byte(password), now)
+	_, err := credentials.ParseCertificate(testcerts.CertPEM(rsaLeaf), weird, []byte(password), now)
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(err.Error()).NotTo(ContainSubstring(keyB64[64:104]))
 	g.Expect(strings.Contains(err.Error(), password)).To(BeFalse())

@@ -9,10 +9,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
+	"github.com/gatewayops/genesys-gateway-operator/internal/testcerts"
 )
-
-// badBlock is a CERTIFICATE block whose content is not a certificate.
-var badBlock = []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
 
 func reasonOf(err error) string {
 	var cerr *credentials.Error
@@ -25,7 +23,7 @@ func reasonOf(err error) string {
 func TestTLSConfigRefusesWhatTheStandardLibraryWouldSkip(t *testing.T) {
 	g := NewWithT(t)
 	material(t)
-	bundle := concat(certPEM(caCert), badBlock)
+	bundle := testcerts.BundleWithBadBlock(testcerts.CertPEM(caCert))
 	g.Expect(x509.NewCertPool().AppendCertsFromPEM(bundle)).To(BeTrue(),
 		"AppendCertsFromPEM skips the bad block: the runner used to accept what the operator refused")
 
@@ -41,9 +39,9 @@ func TestTLSConfigTrustsTheBundleAndPresentsTheClientCertificate(t *testing.T) {
 	g := NewWithT(t)
 	material(t)
 	cfg, err := credentials.TLSConfig(credentials.TLSMaterial{
-		CABundle:          certPEM(caCert),
-		ClientCertificate: certPEM(chainLeaf, intermediateCert),
-		ClientKey:         pkcs8PEM(rsaKey),
+		CABundle:          testcerts.CertPEM(caCert),
+		ClientCertificate: testcerts.CertPEM(chainLeaf, intermediateCert),
+		ClientKey:         testcerts.PKCS8PEM(t, rsaKey),
 	}, now)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(cfg.MinVersion).To(BeNumerically("==", tls.VersionTLS12))
@@ -72,9 +70,9 @@ func TestTLSConfigRefusesAClientCertificateThatCannotWork(t *testing.T) {
 		m    credentials.TLSMaterial
 		want string
 	}{
-		"mismatched key": {credentials.TLSMaterial{ClientCertificate: certPEM(rsaLeaf), ClientKey: pkcs8PEM(rsaKey2)}, credentials.ReasonPrivateKeyMismatch},
-		"expired":        {credentials.TLSMaterial{ClientCertificate: certPEM(expiredLeaf), ClientKey: pkcs8PEM(rsaKey)}, credentials.ReasonCertificateExpired},
-		"no key":         {credentials.TLSMaterial{ClientCertificate: certPEM(rsaLeaf), ClientKey: []byte{}}, credentials.ReasonPrivateKeyInvalid},
+		"mismatched key": {credentials.TLSMaterial{ClientCertificate: testcerts.CertPEM(rsaLeaf), ClientKey: testcerts.PKCS8PEM(t, rsaKey2)}, credentials.ReasonPrivateKeyMismatch},
+		"expired":        {credentials.TLSMaterial{ClientCertificate: testcerts.CertPEM(expiredLeaf), ClientKey: testcerts.PKCS8PEM(t, rsaKey)}, credentials.ReasonCertificateExpired},
+		"no key":         {credentials.TLSMaterial{ClientCertificate: testcerts.CertPEM(rsaLeaf), ClientKey: []byte{}}, credentials.ReasonPrivateKeyInvalid},
 	} {
 		_, err := credentials.TLSConfig(tc.m, now)
 		g.Expect(reasonOf(err)).To(Equal(tc.want), name)
