@@ -1,10 +1,9 @@
 package controllers_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/gatewayops/genesys-gateway-operator/api/escalation"
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
@@ -54,13 +54,14 @@ var _ = Describe("A chat end to end: operator, a runner started as its pod, the 
 		runner, bot := runGateway(key)
 
 		By("escalating a conversation")
-		status, created := bot.do(http.MethodPost, "/v1/chats", map[string]any{
-			"conversationId": "conv-42", "domain": "acme",
-			"user":    map[string]any{"firstName": "Jane", "lastName": "Doe", "email": "jane@example.com"},
-			"subject": "Billing", "attributes": map[string]string{"Plan": "Gold"},
+		created, isNew, err := bot.client().Escalate(ctx, escalation.Request{
+			ConversationID: "conv-42", Domain: "acme",
+			User:    escalation.User{FirstName: "Jane", LastName: "Doe", Email: "jane@example.com"},
+			Subject: "Billing", Attributes: map[string]string{"Plan": "Gold"},
 		})
-		Expect(status).To(Equal(http.StatusCreated))
-		id := created["id"].(string)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(isNew).To(BeTrue(), "201 Created")
+		id := created.ID
 		Expect(id).To(HavePrefix("r0-"))
 		chatIn := func(g Gomega) chatv1alpha1.ChatStatus {
 			st := getGateway(g, key).Status
@@ -93,8 +94,8 @@ var _ = Describe("A chat end to end: operator, a runner started as its pod, the 
 			g.Expect(c.Agent).To(Equal("Alice"))
 			g.Expect(getGateway(g, key).Status.ConnectedChats).To(Equal(int32(1)))
 		}).WithTimeout(chatTimeout).Should(Succeed())
-		Eventually(func() []any { return bot.events(id, 0) }).WithTimeout(chatTimeout).Should(ContainElement(SatisfyAll(
-			HaveKeyWithValue("kind", "message"), HaveKeyWithValue("text", "Hello Jane, how can I help?"), HaveKeyWithValue("agent", "Alice"))))
+		Eventually(func() []escalation.Event { return bot.events(id, 0) }).WithTimeout(chatTimeout).Should(ContainElement(SatisfyAll(
+			HaveField("Kind", escalation.EventMessage), HaveField("Text", "Hello Jane, how can I help?"), HaveField("Agent", "Alice"))))
 
 		By("rotating the GMS password mid-chat: the runner picks it up live, the chat goes on")
 		old, rotated := &gmssim.Credentials{Username: "gms-user", Password: gmsPassword}, &gmssim.Credentials{Username: "gms-user", Password: rotatedPassword}
@@ -108,12 +109,11 @@ var _ = Describe("A chat end to end: operator, a runner started as its pod, the 
 			WithTimeout(chatTimeout).Should(Equal(rotatedAuth), "the next calls carry the new password")
 		sim.SetBasicAuth(rotated) // the old password is revoked
 		Expect(sim.AgentMessage(genesysID, "Still there?")).To(Succeed())
-		Eventually(func() []any { return bot.events(id, 0) }).WithTimeout(chatTimeout).Should(ContainElement(HaveKeyWithValue("text", "Still there?")))
+		Eventually(func() []escalation.Event { return bot.events(id, 0) }).WithTimeout(chatTimeout).Should(ContainElement(HaveField("Text", "Still there?")))
 		Expect(chatIn(Default).State).To(Equal(chatv1alpha1.ChatConnected))
 
 		By("the user replying")
-		status, _ = bot.do(http.MethodPost, "/v1/chats/"+id+"/messages", map[string]string{"text": "My bill is wrong & too high"})
-		Expect(status).To(Equal(http.StatusNoContent))
+		Expect(bot.client().SendMessage(ctx, id, escalation.MessageRequest{Text: "My bill is wrong & too high"})).To(Succeed(), "204")
 		sc, _ := sim.Chat(genesysID)
 		Expect(sc.Transcript).To(ContainElement(SatisfyAll(HaveField("Text", "My bill is wrong & too high"), HaveField("From.Type", gms.ParticipantClient))))
 
@@ -128,7 +128,7 @@ var _ = Describe("A chat end to end: operator, a runner started as its pod, the 
 			g.Expect(st.EndedChatsTotal).To(Equal(int64(1)))
 			g.Expect(st.ActiveChats).To(BeZero())
 		}).WithTimeout(chatTimeout).Should(Succeed())
-		Expect(bot.events(id, 0)).To(ContainElement(HaveKeyWithValue("kind", "ended")))
+		Expect(bot.events(id, 0)).To(ContainElement(HaveField("Kind", escalation.EventEnded)))
 
 		By("events on the gateway for each transition, naming the chat")
 		Eventually(func(g Gomega) []string {
@@ -167,38 +167,26 @@ var _ = Describe("A chat end to end: operator, a runner started as its pod, the 
 	})
 })
 
-// botClient calls the escalation API as a bot would.
+// botClient calls the escalation API of a runner as a bot would: with the API's Go client.
 type botClient struct {
 	base, token string
 }
 
-func (b *botClient) do(method, path string, body any) (int, map[string]any) {
-	GinkgoHelper()
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		Expect(err).NotTo(HaveOccurred())
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, b.base+path, rd)
-	Expect(err).NotTo(HaveOccurred())
-	req.Header.Set("Authorization", "Bearer "+b.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	Expect(err).NotTo(HaveOccurred())
-	defer resp.Body.Close()
-	var out map[string]any
-	if raw, _ := io.ReadAll(resp.Body); len(raw) > 0 {
-		Expect(json.Unmarshal(raw, &out)).To(Succeed())
-	}
-	return resp.StatusCode, out
+// client is the escalation API's client for the runner and its token.
+func (b *botClient) client() *escalation.Client {
+	return escalation.NewClient(b.base, b.token, nil)
 }
 
-// events reads a chat's events after a seq.
-func (b *botClient) events(id string, after int) []any {
-	_, body := b.do(http.MethodGet, fmt.Sprintf("/v1/chats/%s/events?after=%d&wait=%s", id, after, 100*time.Millisecond), nil)
-	evs, _ := body["events"].([]any)
-	return evs
+// events reads a chat's events after a seq, waiting 100 ms for one; none when the call is
+// refused.
+func (b *botClient) events(id string, after int64) []escalation.Event {
+	GinkgoHelper()
+	page, err := b.client().Events(ctx, id, after, 100*time.Millisecond)
+	if _, refused := errors.AsType[*escalation.Problem](err); refused {
+		return nil
+	}
+	Expect(err).NotTo(HaveOccurred())
+	return page.Events
 }
 
 func httpStatus(url string) (int, error) {

@@ -3,7 +3,6 @@ package controllers_test
 import (
 	"crypto/x509"
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/gatewayops/genesys-gateway-operator/api/escalation"
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/entra/entratest"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
@@ -61,18 +61,19 @@ var _ = Describe("Entra ID client credentials end to end: a runner started as it
 		runner, bot := runGateway(key)
 
 		By("escalating: every Chat API call carries a valid bearer token, on the overridden paths")
-		status, created := bot.do(http.MethodPost, "/v1/chats", map[string]any{
-			"conversationId": "conv-entra", "domain": "acme", "user": map[string]any{"name": "Jane"}})
-		Expect(status).To(Equal(http.StatusCreated))
-		id := created["id"].(string)
+		created, isNew, err := bot.client().Escalate(ctx, escalation.Request{
+			ConversationID: "conv-entra", Domain: "acme", User: escalation.User{Name: "Jane"}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(isNew).To(BeTrue(), "201 Created")
+		id := created.ID
 		var genesysID string
 		Eventually(func(g Gomega) {
-			_, c := bot.do(http.MethodGet, "/v1/chats/"+id, nil)
-			g.Expect(c["state"]).To(Equal("WaitingForAgent"))
-			genesysID = c["genesysChatId"].(string)
+			c, err := bot.client().Chat(ctx, id)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(c.State).To(Equal(escalation.ChatWaitingForAgent))
+			genesysID = c.GenesysChatID
 		}).WithTimeout(chatTimeout).Should(Succeed())
-		status, _ = bot.do(http.MethodPost, "/v1/chats/"+id+"/typing", map[string]bool{"typing": true})
-		Expect(status).To(Equal(http.StatusNoContent))
+		Expect(bot.client().Typing(ctx, id, true)).To(Succeed(), "204")
 		requests := sim.Requests()
 		Expect(requests[0].Path).To(Equal("/proxy/genesys/chat/customer-support"), "the Entra ID context path replaces the connection's")
 		Expect(requests).To(ContainElement(HaveField("Path", "/proxy/genesys/chat/customer-support/"+genesysID+"/typingStart")))
@@ -100,8 +101,9 @@ var _ = Describe("Entra ID client credentials end to end: a runner started as it
 			c := meta.FindStatusCondition(getGateway(g, key).Status.Conditions, chatv1alpha1.GenesysReachableCondition)
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
 		}).WithTimeout(chatTimeout).Should(Succeed())
-		_, c := bot.do(http.MethodGet, "/v1/chats/"+id, nil)
-		Expect(c["state"]).To(Equal("WaitingForAgent"), "the chat waited for a token instead of failing")
+		c, err := bot.client().Chat(ctx, id)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.State).To(Equal(escalation.ChatWaitingForAgent), "the chat waited for a token instead of failing")
 
 		By("rotating the certificate mid-chat (now a legacy encrypted PEM)")
 		second := entratest.NewClientCert(GinkgoTB(), entratest.CertOptions{})
@@ -117,8 +119,8 @@ var _ = Describe("Entra ID client credentials end to end: a runner started as it
 			"new tokens are obtained with the new certificate")
 		Expect(sim.AgentJoin(genesysID, gmssim.Agent{Nickname: "Alice"})).To(Succeed())
 		Expect(sim.AgentMessage(genesysID, "Hello from behind the proxy")).To(Succeed())
-		Eventually(func() []any { return bot.events(id, 0) }).WithTimeout(chatTimeout).
-			Should(ContainElement(HaveKeyWithValue("text", "Hello from behind the proxy")), "the chat survived the rotation")
+		Eventually(func() []escalation.Event { return bot.events(id, 0) }).WithTimeout(chatTimeout).
+			Should(ContainElement(HaveField("Text", "Hello from behind the proxy")), "the chat survived the rotation")
 
 		By("finding no token, key or password in logs, status, events or metrics")
 		secrets := append([]string{password, string(first.KeyPEM), string(second.KeyPEM), bot.token}, authority.Tokens()...)

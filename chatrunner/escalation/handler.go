@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	api "github.com/gatewayops/genesys-gateway-operator/api/escalation"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 )
@@ -36,9 +37,9 @@ type Options struct {
 	// Router forwards calls to the runner owning them; nil with a single runner.
 	Router *Router
 	Log    logr.Logger
-	// MaxBodyBytes bounds request bodies; 64 KiB when 0.
+	// MaxBodyBytes bounds request bodies; api.MaxBodyBytes (64 KiB) when 0.
 	MaxBodyBytes int64
-	// MaxWait bounds the wait of an events long poll; 60 s when 0.
+	// MaxWait bounds the wait of an events long poll; api.MaxWait (60 s) when 0.
 	MaxWait time.Duration
 }
 
@@ -51,10 +52,10 @@ type server struct {
 // NewHandler returns the escalation API.
 func NewHandler(o Options) http.Handler {
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 64 << 10
+		o.MaxBodyBytes = api.MaxBodyBytes
 	}
 	if o.MaxWait <= 0 {
-		o.MaxWait = 60 * time.Second
+		o.MaxWait = api.MaxWait
 	}
 	a := &server{opts: o, mux: http.NewServeMux()}
 	a.mux.HandleFunc("/v1/chats", a.chats)
@@ -77,15 +78,15 @@ func (a *server) chats(w http.ResponseWriter, r *http.Request) {
 		p.write(w)
 		return
 	}
-	var req escalationRequest
-	if p := decodeValid(body, &req, req.validate); p != nil {
+	var req api.Request
+	if p := decodeValid(body, &req, req.Validate); p != nil {
 		p.write(w)
 		return
 	}
 	if a.opts.Router != nil && a.opts.Router.forward(w, withBody(r, body), a.opts.Router.ownerOfConversation(req.ConversationID)) {
 		return
 	}
-	v, created, err := a.opts.Engine.Escalate(r.Context(), req.escalation())
+	v, created, err := a.opts.Engine.Escalate(r.Context(), escalationOf(&req))
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -147,18 +148,18 @@ func (a *server) action(w http.ResponseWriter, r *http.Request) {
 	var err error
 	switch action {
 	case "messages":
-		var req messageRequest
-		if p = decodeValid(body, &req, req.validate); p == nil {
+		var req api.MessageRequest
+		if p = decodeValid(body, &req, req.Validate); p == nil {
 			err = a.opts.Engine.SendMessage(r.Context(), id, req.Text, req.Type)
 		}
 	case "typing":
-		var req typingRequest
-		if p = decodeValid(body, &req, req.validate); p == nil {
+		var req api.TypingRequest
+		if p = decodeValid(body, &req, req.Validate); p == nil {
 			err = a.opts.Engine.Typing(r.Context(), id, *req.Typing)
 		}
 	case "present":
-		var req presentRequest
-		if p = decodeValid(body, &req, req.validate); p == nil {
+		var req api.PresentRequest
+		if p = decodeValid(body, &req, req.Validate); p == nil {
 			err = a.opts.Engine.Present(r.Context(), id, req.URL)
 		}
 	}
@@ -197,10 +198,7 @@ func (a *server) events(w http.ResponseWriter, r *http.Request, id string) {
 	if len(evs) > 0 {
 		next = evs[len(evs)-1].Seq
 	}
-	if evs == nil {
-		evs = []chat.Event{}
-	}
-	writeJSON(w, http.StatusOK, eventsResponse{ChatID: id, Events: evs, Next: next})
+	writeJSON(w, http.StatusOK, api.EventPage{ChatID: id, Events: eventsOf(evs), Next: next})
 }
 
 // forwardChat forwards a call on a chat another runner owns.
@@ -231,7 +229,7 @@ func (a *server) fail(w http.ResponseWriter, err error) {
 		problemConflict.with(state.Error(), "").write(w)
 	case errors.As(err, &capacity):
 		p := problemOverCapacity.with(capacity.Error()+"; retry later", "")
-		p.retryAfter = capacity.RetryAfter
+		p.RetryAfter = capacity.RetryAfter
 		p.write(w)
 	case errors.As(err, &gerr):
 		problemUpstream.with(err.Error(), "").write(w)
@@ -242,7 +240,7 @@ func (a *server) fail(w http.ResponseWriter, err error) {
 }
 
 // readBody reads a JSON request body within the size limit.
-func (a *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Problem) {
+func (a *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *problem) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		p := problemMediaType.with("Send Content-Type: application/json.", "")
 		return nil, &p
@@ -261,7 +259,7 @@ func (a *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Prob
 }
 
 // decode reads one JSON object, refusing unknown fields.
-func decode(body []byte, v any) *Problem {
+func decode(body []byte, v any) *problem {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -275,13 +273,18 @@ func decode(body []byte, v any) *Problem {
 	return nil
 }
 
-// decodeValid decodes and validates a body.
-func decodeValid(body []byte, v any, validate func() *fieldError) *Problem {
+// decodeValid decodes and validates a body; validate is the body type's Validate, which
+// bots can run too, so both sides refuse the same fields.
+func decodeValid(body []byte, v any, validate func() error) *problem {
 	if p := decode(body, v); p != nil {
 		return p
 	}
 	if err := validate(); err != nil {
-		p := problemInvalid.with(err.field+" "+err.detail, err.field)
+		field := ""
+		if fe, ok := errors.AsType[*api.FieldError](err); ok {
+			field = fe.Field
+		}
+		p := problemInvalid.with(err.Error(), field)
 		return &p
 	}
 	return nil
@@ -313,5 +316,3 @@ func methodNotAllowed(w http.ResponseWriter, allow string) {
 	w.Header().Set("Allow", allow)
 	problemMethodNotAllowed.with("Allowed: "+allow+".", "").write(w)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -5,61 +5,50 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	api "github.com/gatewayops/genesys-gateway-operator/api/escalation"
 )
 
-// problemBase prefixes every problem type.
-const problemBase = "https://chat.gatewayops.io/problems/"
+// problem is the API's problem document (api.Problem, the one definition bots decode),
+// with the methods the server writes it with.
+type problem api.Problem
 
-// Problem is an RFC 9457 problem detail.
-type Problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
-	// Field names the offending request field of a validation error.
-	Field string `json:"field,omitempty"`
-	// retryAfter sets the Retry-After header.
-	retryAfter time.Duration
-}
-
-// problem kinds, by their stable type suffix.
+// problem kinds, by their stable type.
 var (
-	problemUnauthorized     = Problem{Type: "unauthorized", Title: "Missing or wrong bearer token", Status: http.StatusUnauthorized}
-	problemMalformed        = Problem{Type: "malformed-request", Title: "The request body is not valid JSON for this call", Status: http.StatusBadRequest}
-	problemInvalid          = Problem{Type: "invalid-field", Title: "A field of the request is invalid", Status: http.StatusUnprocessableEntity}
-	problemTooLarge         = Problem{Type: "body-too-large", Title: "The request body is too large", Status: http.StatusRequestEntityTooLarge}
-	problemMediaType        = Problem{Type: "unsupported-media-type", Title: "The request body must be application/json", Status: http.StatusUnsupportedMediaType}
-	problemNotFound         = Problem{Type: "not-found", Title: "No such chat", Status: http.StatusNotFound}
-	problemConflict         = Problem{Type: "conflict", Title: "The chat's state does not allow this call", Status: http.StatusConflict}
-	problemPresentDisabled  = Problem{Type: "present-content-disabled", Title: "Present content is not supported by this gateway", Status: http.StatusConflict}
-	problemOverCapacity     = Problem{Type: "over-capacity", Title: "The gateway is at capacity", Status: http.StatusServiceUnavailable}
-	problemUnavailable      = Problem{Type: "unavailable", Title: "The runner cannot serve this call now", Status: http.StatusServiceUnavailable}
-	problemUpstream         = Problem{Type: "genesys-error", Title: "Genesys refused or failed the call", Status: http.StatusBadGateway}
-	problemInternal         = Problem{Type: "internal", Title: "Internal error", Status: http.StatusInternalServerError}
-	problemMethodNotAllowed = Problem{Type: "method-not-allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed}
+	problemUnauthorized     = problem{Type: api.ProblemUnauthorized, Title: "Missing or wrong bearer token", Status: http.StatusUnauthorized}
+	problemMalformed        = problem{Type: api.ProblemMalformedRequest, Title: "The request body is not valid JSON for this call", Status: http.StatusBadRequest}
+	problemInvalid          = problem{Type: api.ProblemInvalidField, Title: "A field of the request is invalid", Status: http.StatusUnprocessableEntity}
+	problemTooLarge         = problem{Type: api.ProblemBodyTooLarge, Title: "The request body is too large", Status: http.StatusRequestEntityTooLarge}
+	problemMediaType        = problem{Type: api.ProblemUnsupportedMediaType, Title: "The request body must be application/json", Status: http.StatusUnsupportedMediaType}
+	problemNotFound         = problem{Type: api.ProblemNotFound, Title: "No such chat", Status: http.StatusNotFound}
+	problemConflict         = problem{Type: api.ProblemConflict, Title: "The chat's state does not allow this call", Status: http.StatusConflict}
+	problemPresentDisabled  = problem{Type: api.ProblemPresentContentDisabled, Title: "Present content is not supported by this gateway", Status: http.StatusConflict}
+	problemOverCapacity     = problem{Type: api.ProblemOverCapacity, Title: "The gateway is at capacity", Status: http.StatusServiceUnavailable}
+	problemUnavailable      = problem{Type: api.ProblemUnavailable, Title: "The runner cannot serve this call now", Status: http.StatusServiceUnavailable}
+	problemUpstream         = problem{Type: api.ProblemGenesysError, Title: "Genesys refused or failed the call", Status: http.StatusBadGateway}
+	problemInternal         = problem{Type: api.ProblemInternal, Title: "Internal error", Status: http.StatusInternalServerError}
+	problemMethodNotAllowed = problem{Type: api.ProblemMethodNotAllowed, Title: "Method not allowed", Status: http.StatusMethodNotAllowed}
 )
 
 // with returns the problem with a detail and optional field.
-func (p Problem) with(detail, field string) Problem {
+func (p problem) with(detail, field string) problem {
 	p.Detail, p.Field = detail, field
 	return p
 }
 
-// write sends the problem.
-func (p Problem) write(w http.ResponseWriter) {
-	if p.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((p.retryAfter+time.Second-1)/time.Second)))
+// write sends the problem; RetryAfter, when set, becomes the Retry-After header (whole
+// seconds, rounded up so that a client never retries early).
+func (p problem) write(w http.ResponseWriter) {
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((p.RetryAfter+time.Second-1)/time.Second)))
 	}
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="escalations"`)
 	}
-	if len(p.Type) < len(problemBase) || p.Type[:len(problemBase)] != problemBase {
-		p.Type = problemBase + p.Type
-	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(p)
+	_ = json.NewEncoder(w).Encode(api.Problem(p))
 }
 
 // writeJSON sends a JSON body.

@@ -108,40 +108,56 @@ func (s *Simulator) controlHandler() http.Handler {
 	return mux
 }
 
-// agentBody is the body of the agent actions; each action reads its fields.
-type agentBody struct {
-	Nickname string `json:"nickname"`
-	Email    string `json:"email"`
-	Text     string `json:"text"`
-	Typing   bool   `json:"typing"`
-	URL      string `json:"url"`
+// The agent actions: the last segment of POST /sim/chats/{id}/{action}, served here and
+// called by ControlClient.
+const (
+	actionJoin     = "join"
+	actionMessage  = "message"
+	actionTyping   = "typing"
+	actionPush     = "push"
+	actionLeave    = "leave"
+	actionTransfer = "transfer"
+	actionNotice   = "notice"
+	actionClose    = "close"
+)
+
+// AgentAction is the body of POST /sim/chats/{id}/{action}, for every action: each reads
+// the fields it needs (join and transfer the agent's nickname and email, message and
+// notice the text, typing its flag, push the url) and ignores the others, so one type
+// serves the server and ControlClient.
+type AgentAction struct {
+	Nickname string `json:"nickname,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Text     string `json:"text,omitempty"`
+	Typing   bool   `json:"typing,omitempty"`
+	URL      string `json:"url,omitempty"`
 }
 
 // serveAgentAction serves POST /sim/chats/{id}/{action} and answers the chat afterwards.
 func (s *Simulator) serveAgentAction(w http.ResponseWriter, r *http.Request) {
 	id, action := r.PathValue("id"), r.PathValue("action")
-	var b agentBody
+	var b AgentAction
 	if err := decode(r, &b); err != nil {
 		writeError(w, err)
 		return
 	}
 	var err error
 	switch action {
-	case "join":
+	case actionJoin:
 		err = s.AgentJoin(id, Agent{Nickname: b.Nickname, Email: b.Email})
-	case "message":
+	case actionMessage:
 		err = s.AgentMessage(id, b.Text)
-	case "typing":
+	case actionTyping:
 		err = s.AgentTyping(id, b.Typing)
-	case "push":
+	case actionPush:
 		err = s.AgentPushURL(id, b.URL)
-	case "leave":
+	case actionLeave:
 		err = s.AgentLeave(id)
-	case "transfer":
+	case actionTransfer:
 		err = s.Transfer(id, Agent{Nickname: b.Nickname, Email: b.Email})
-	case "notice":
+	case actionNotice:
 		err = s.Notice(id, b.Text)
-	case "close":
+	case actionClose:
 		err = s.Close(id)
 	default:
 		writeProblem(w, http.StatusNotFound, "no such agent action: "+action)

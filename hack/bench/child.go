@@ -2,15 +2,12 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -20,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
 )
 
 // The sides.
@@ -324,28 +323,15 @@ func joinAgents(ctx context.Context, addr string, ids []string) error {
 	t.MaxIdleConnsPerHost = 64
 	client := &http.Client{Transport: t, Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()
-	body := []byte(`{"nickname":"Agent Smith","email":"agent.smith@example.com"}`)
+	ctl := gmssim.NewControlClient("http://"+addr, client)
+	smith := gmssim.Agent{Nickname: "Agent Smith", Email: "agent.smith@example.com"}
 	work := make(chan string)
 	var failed atomic.Int64
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Go(func() {
 			for id := range work {
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-					"http://"+addr+"/sim/chats/"+url.PathEscape(id)+"/join", bytes.NewReader(body))
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				req.Header.Set("Content-Type", "application/json")
-				res, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, res.Body)
-				_ = res.Body.Close()
-				if res.StatusCode != http.StatusOK {
+				if err := ctl.Join(ctx, id, smith); err != nil {
 					failed.Add(1)
 				}
 			}

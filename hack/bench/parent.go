@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -175,13 +173,10 @@ func startSim(ctx context.Context, cfg config) (*simProcess, error) {
 	sim := &simProcess{addr: addr, cmd: cmd, exited: make(chan error, 1)}
 	go func() { sim.exited <- cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
+	ctl := gmssim.NewControlClient("http://"+addr, nil)
 	for {
-		if res, err := http.Get("http://" + addr + "/sim/faults"); err == nil {
-			_, _ = io.Copy(io.Discard, res.Body)
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return sim, nil
-			}
+		if _, err := ctl.Faults(ctx); err == nil {
+			return sim, nil
 		}
 		select {
 		case err := <-sim.exited:
@@ -253,27 +248,19 @@ func procCPU(pid int) time.Duration {
 // agent posts agent messages to the simulator's control API on behalf of a side: the text
 // is the send time in Unix nanoseconds, which the side compares with its own clock.
 type agent struct {
-	base   string
-	client *http.Client
+	ctl    *gmssim.ControlClient
 	failed atomic.Int64
 }
 
 func newAgent(addr string) *agent {
+	// Up to 200 messages a second: keep enough idle connections not to dial for each.
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns, t.MaxIdleConnsPerHost = 512, 512
-	return &agent{base: "http://" + addr + "/sim/chats/", client: &http.Client{Transport: t, Timeout: 10 * time.Second}}
+	return &agent{ctl: gmssim.NewControlClient("http://"+addr, &http.Client{Transport: t, Timeout: 10 * time.Second})}
 }
 
 func (a *agent) message(chatID string) {
-	body, _ := json.Marshal(map[string]string{"text": strconv.FormatInt(time.Now().UnixNano(), 10)})
-	res, err := a.client.Post(a.base+url.PathEscape(chatID)+"/message", "application/json", bytes.NewReader(body))
-	if err != nil {
-		a.failed.Add(1)
-		return
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	_ = res.Body.Close()
-	if res.StatusCode != http.StatusOK {
+	if err := a.ctl.Message(context.Background(), chatID, strconv.FormatInt(time.Now().UnixNano(), 10)); err != nil {
 		a.failed.Add(1)
 	}
 }

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -16,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/internal/scheme"
 )
 
 // controlPlane is a local etcd and kube-apiserver (envtest) with the CRDs installed and
@@ -81,10 +79,7 @@ func (cp *controlPlane) init() error {
 	if err := os.WriteFile(cp.kubeconfig, kubeconfig, 0o600); err != nil {
 		return fmt.Errorf("writing the admin kubeconfig: %w", err)
 	}
-	cp.scheme = runtime.NewScheme()
-	if err := errors.Join(clientgoscheme.AddToScheme(cp.scheme), chatv1alpha1.AddToScheme(cp.scheme)); err != nil {
-		return fmt.Errorf("building the scheme: %w", err)
-	}
+	cp.scheme = scheme.New()
 	cp.client, err = client.New(cp.admin, client.Options{Scheme: cp.scheme})
 	if err != nil {
 		return fmt.Errorf("creating the API client: %w", err)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,7 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gatewayops/genesys-gateway-operator/api/escalation"
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
 	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
@@ -233,12 +237,18 @@ func (d *demo) waitGatewayReady(ctx context.Context) error {
 func (d *demo) escalate(ctx context.Context) error {
 	apis := d.kubelet.runnerAddrs(gateway.HTTPPort)
 	follow := len(apis) - 1 // another runner than the one escalated to, when there are several
+	// Long polls wait up to eventsWait; the client's limit is above it.
+	hc := &http.Client{Timeout: 30 * time.Second}
+	entry := escalation.NewClient("http://"+apis[0], d.token, hc)
+	followAPI := entry
+	if follow != 0 {
+		followAPI = escalation.NewClient("http://"+apis[follow], d.token, hc)
+	}
 	d.conv = &conversation{
 		out: d.out, cp: d.cp,
-		bot: newAPIClient(d.token), sim: newAPIClient(""),
-		entry: "http://" + apis[0], entryName: d.kubelet.podSpec(0).name,
-		follow: "http://" + apis[follow], followName: d.kubelet.podSpec(follow).name,
-		simURL: d.sim.url,
+		entry: entry, entryName: d.kubelet.podSpec(0).name,
+		follow: followAPI, followName: d.kubelet.podSpec(follow).name,
+		sim: gmssim.NewControlClient(d.sim.url, hc),
 	}
 	return d.conv.escalate(ctx)
 }

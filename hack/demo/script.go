@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/gatewayops/genesys-gateway-operator/api/escalation"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
 
@@ -20,61 +20,38 @@ import (
 const (
 	conversationID = "demo-1"
 	agentName      = "Alice"
+	agentEmail     = "alice@acme.example"
 	agentGreeting  = "Hello Jane, how can I help?"
 	userReply      = "My last bill is twice the usual amount."
 )
 
-// chatView is a chat as the escalation API shows it.
-type chatView struct {
-	ID             string `json:"id"`
-	ConversationID string `json:"conversationId"`
-	GenesysChatID  string `json:"genesysChatId"`
-	State          string `json:"state"`
-	Agent          *struct {
-		Name string `json:"name"`
-	} `json:"agent"`
-	EndReason string `json:"endReason"`
-	LastError string `json:"lastError"`
-}
-
-// chatEvent is one event of a chat's event stream.
-type chatEvent struct {
-	Seq    int64  `json:"seq"`
-	Kind   string `json:"kind"`
-	Agent  string `json:"agent"`
-	Text   string `json:"text"`
-	Canned string `json:"canned"`
-	Reason string `json:"reason"`
-	Error  string `json:"error"`
-}
-
 // conversation plays a bot, a user and an agent: the bot calls the escalation API of the
-// runners, the agent is played through the simulator's control API.
+// runners with its Go client, the agent is played through the simulator's control API.
 type conversation struct {
 	out *printer
 	cp  *controlPlane
-	bot *apiClient
-	sim *apiClient
 	// entry is the escalation API the bot escalates to (runner 0); follow the one it sends
 	// its next calls to: another runner when there are several, as the Service could pick
 	// any, so that the call is forwarded to the chat's owner.
-	entry, follow         string
+	entry, follow         *escalation.Client
 	entryName, followName string
-	simURL                string
+	sim                   *gmssim.ControlClient
 	id, genesysID         string
 	next                  int64 // the last event seq seen
 }
 
 // escalate sends the escalation and waits until the chat waits for an agent on Genesys.
 func (c *conversation) escalate(ctx context.Context) error {
-	body := map[string]any{
-		"conversationId": conversationID, "domain": domain, "queue": queue,
-		"user":    map[string]any{"name": "Jane Doe", "firstName": "Jane", "lastName": "Doe", "email": "jane.doe@example.com"},
-		"subject": "Billing question", "attributes": map[string]string{"Plan": "Gold", "Channel": "web"},
-	}
-	var created chatView
-	if err := c.bot.do(ctx, http.MethodPost, c.entry+"/v1/chats", body, http.StatusCreated, &created); err != nil {
+	created, isNew, err := c.entry.Escalate(ctx, escalation.Request{
+		ConversationID: conversationID, Domain: domain, Queue: queue,
+		User:    escalation.User{Name: "Jane Doe", FirstName: "Jane", LastName: "Doe", Email: "jane.doe@example.com"},
+		Subject: "Billing question", Attributes: map[string]string{"Plan": "Gold", "Channel": "web"},
+	})
+	if err != nil {
 		return fmt.Errorf("escalating: %w", err)
+	}
+	if !isNew {
+		return fmt.Errorf("escalating: 200 and chat %s, already live: want 201 and a new chat", created.ID)
 	}
 	c.id = created.ID
 	c.out.printf("bot → %s: POST /v1/chats {conversationId: %s, domain: %s, queue: %s, user: Jane Doe}", c.entryName, conversationID, domain, queue)
@@ -82,14 +59,14 @@ func (c *conversation) escalate(ctx context.Context) error {
 	if c.follow != c.entry {
 		c.out.printf("bot → %s (as the Service may pick any runner): GET /v1/chats/%s, forwarded to the chat's owner by its pod DNS name", c.followName, c.id)
 	}
-	ch, err := c.waitState(ctx, string(chatv1alpha1.ChatWaitingForAgent))
+	ch, err := c.waitState(ctx, escalation.ChatWaitingForAgent)
 	if err != nil {
 		return err
 	}
 	c.genesysID = ch.GenesysChatID
 	c.out.printf("      ← state %s, genesysChatId %s", ch.State, ch.GenesysChatID)
-	var sc gmssim.Chat
-	if err := c.sim.do(ctx, http.MethodGet, c.simURL+"/sim/chats/"+c.genesysID, nil, http.StatusOK, &sc); err != nil {
+	sc, err := c.sim.Chat(ctx, c.genesysID)
+	if err != nil {
 		return fmt.Errorf("reading the chat on the simulator: %w", err)
 	}
 	c.out.printf("GMS simulator: chat %s requested by %q, subject %q, userData Plan=%s", sc.ID, sc.Nickname, sc.Subject, sc.UserData["Plan"])
@@ -98,16 +75,17 @@ func (c *conversation) escalate(ctx context.Context) error {
 
 // agentAnswers has the agent join and greet the user, and the bot receive both.
 func (c *conversation) agentAnswers(ctx context.Context) error {
-	if err := c.agent(ctx, "join", map[string]string{"nickname": agentName, "email": "alice@acme.example"}); err != nil {
+	alice := gmssim.Agent{Nickname: agentName, Email: agentEmail}
+	if err := c.agent("join", map[string]string{"nickname": alice.Nickname, "email": alice.Email}, c.sim.Join(ctx, c.genesysID, alice)); err != nil {
 		return err
 	}
-	if err := c.agent(ctx, "message", map[string]string{"text": agentGreeting}); err != nil {
+	if err := c.agent("message", map[string]string{"text": agentGreeting}, c.sim.Message(ctx, c.genesysID, agentGreeting)); err != nil {
 		return err
 	}
-	if _, err := c.awaitEvent(ctx, func(e chatEvent) bool { return e.Kind == "message" && e.Text == agentGreeting }); err != nil {
+	if _, err := c.awaitEvent(ctx, func(e escalation.Event) bool { return e.Kind == escalation.EventMessage && e.Text == agentGreeting }); err != nil {
 		return err
 	}
-	ch, err := c.waitState(ctx, string(chatv1alpha1.ChatConnected))
+	ch, err := c.waitState(ctx, escalation.ChatConnected)
 	if err != nil {
 		return err
 	}
@@ -117,13 +95,13 @@ func (c *conversation) agentAnswers(ctx context.Context) error {
 
 // userReplies sends the user's answer and shows it arrived on Genesys.
 func (c *conversation) userReplies(ctx context.Context) error {
-	if err := c.bot.do(ctx, http.MethodPost, c.follow+"/v1/chats/"+c.id+"/messages", map[string]string{"text": userReply}, http.StatusNoContent, nil); err != nil {
+	if err := c.follow.SendMessage(ctx, c.id, escalation.MessageRequest{Text: userReply}); err != nil {
 		return fmt.Errorf("sending the user's message: %w", err)
 	}
 	c.out.printf("bot → %s: POST /v1/chats/%s/messages {text: %q} ← 204", c.followName, c.id, userReply)
 	return eventually(ctx, "the message in the simulator's transcript", func(ctx context.Context) error {
-		var sc gmssim.Chat
-		if err := c.sim.do(ctx, http.MethodGet, c.simURL+"/sim/chats/"+c.genesysID, nil, http.StatusOK, &sc); err != nil {
+		sc, err := c.sim.Chat(ctx, c.genesysID)
+		if err != nil {
 			return err
 		}
 		i := slices.IndexFunc(sc.Transcript, func(e gms.Event) bool {
@@ -140,18 +118,18 @@ func (c *conversation) userReplies(ctx context.Context) error {
 
 // agentCloses has the agent close the chat, and waits until it ended everywhere.
 func (c *conversation) agentCloses(ctx context.Context) error {
-	if err := c.agent(ctx, "close", nil); err != nil {
+	if err := c.agent("close", nil, c.sim.Close(ctx, c.genesysID)); err != nil {
 		return err
 	}
-	if _, err := c.awaitEvent(ctx, func(e chatEvent) bool { return e.Kind == "ended" }); err != nil {
+	if _, err := c.awaitEvent(ctx, func(e escalation.Event) bool { return e.Kind == escalation.EventEnded }); err != nil {
 		return err
 	}
-	ch, err := c.waitState(ctx, string(chatv1alpha1.ChatEnded))
+	ch, err := c.waitState(ctx, escalation.ChatEnded)
 	if err != nil {
 		return err
 	}
-	if ch.EndReason != string(chatv1alpha1.EndAgentClosed) {
-		return fmt.Errorf("the chat ended with reason %q, want %s", ch.EndReason, chatv1alpha1.EndAgentClosed)
+	if ch.EndReason != escalation.EndAgentClosed {
+		return fmt.Errorf("the chat ended with reason %q, want %s", ch.EndReason, escalation.EndAgentClosed)
 	}
 	c.out.printf("bot → GET /v1/chats/%s ← state %s, endReason %s", c.id, ch.State, ch.EndReason)
 	return nil
@@ -191,32 +169,28 @@ func (c *conversation) clusterShows(ctx context.Context) error {
 	})
 }
 
-// agent plays an agent action on the simulator's control API.
-func (c *conversation) agent(ctx context.Context, action string, body map[string]string) error {
-	var b any
-	if body != nil {
-		b = body
-	}
-	if err := c.sim.do(ctx, http.MethodPost, c.simURL+"/sim/chats/"+c.genesysID+"/"+action, b, http.StatusOK, nil); err != nil {
+// agent reports an agent action played on the simulator's control API (err: how the call
+// went), as the HTTP call it was.
+func (c *conversation) agent(action string, body map[string]string, err error) error {
+	if err != nil {
 		return fmt.Errorf("agent action %s: %w", action, err)
 	}
 	c.out.printf("agent (simulator control API): POST /sim/chats/%s/%s%s ← 200", c.genesysID, action, compact(body))
 	return nil
 }
 
+// eventsWait is the wait of the bot's long polls.
+const eventsWait = 10 * time.Second
+
 // awaitEvent long-polls the chat's events, printing each, until one matches.
-func (c *conversation) awaitEvent(ctx context.Context, match func(chatEvent) bool) (chatEvent, error) {
+func (c *conversation) awaitEvent(ctx context.Context, match func(escalation.Event) bool) (escalation.Event, error) {
 	for {
-		var page struct {
-			Events []chatEvent `json:"events"`
-			Next   int64       `json:"next"`
-		}
-		url := fmt.Sprintf("%s/v1/chats/%s/events?after=%d&wait=10s", c.follow, c.id, c.next)
-		if err := c.bot.do(ctx, http.MethodGet, url, nil, http.StatusOK, &page); err != nil {
-			return chatEvent{}, fmt.Errorf("long-polling the chat's events: %w", err)
+		page, err := c.follow.Events(ctx, c.id, c.next, eventsWait)
+		if err != nil {
+			return escalation.Event{}, fmt.Errorf("long-polling the chat's events: %w", err)
 		}
 		for _, e := range page.Events {
-			c.out.printf("bot ← GET /v1/chats/%s/events?after=%d&wait=10s: %s", c.id, c.next, describeEvent(e))
+			c.out.printf("bot ← GET /v1/chats/%s/events?after=%d&wait=%s: %s", c.id, c.next, eventsWait, describeEvent(e))
 			c.next = e.Seq
 			if match(e) {
 				return e, nil
@@ -226,10 +200,11 @@ func (c *conversation) awaitEvent(ctx context.Context, match func(chatEvent) boo
 }
 
 // waitState polls the chat until it is in state.
-func (c *conversation) waitState(ctx context.Context, state string) (chatView, error) {
-	var ch chatView
-	err := eventually(ctx, "chat "+c.id+" in state "+state, func(ctx context.Context) error {
-		if err := c.bot.do(ctx, http.MethodGet, c.follow+"/v1/chats/"+c.id, nil, http.StatusOK, &ch); err != nil {
+func (c *conversation) waitState(ctx context.Context, state escalation.ChatState) (escalation.Chat, error) {
+	var ch escalation.Chat
+	err := eventually(ctx, "chat "+c.id+" in state "+string(state), func(ctx context.Context) error {
+		var err error
+		if ch, err = c.follow.Chat(ctx, c.id); err != nil {
 			return err
 		}
 		if ch.State != state {
@@ -268,9 +243,9 @@ func (c *conversation) showStatus(ctx context.Context, match func(chatv1alpha1.C
 }
 
 // describeEvent renders a chat event on one line.
-func describeEvent(e chatEvent) string {
+func describeEvent(e escalation.Event) string {
 	s := fmt.Sprintf("#%d %s", e.Seq, e.Kind)
-	for _, kv := range [][2]string{{"agent", e.Agent}, {"canned", e.Canned}, {"text", e.Text}, {"reason", e.Reason}, {"error", e.Error}} {
+	for _, kv := range [][2]string{{"agent", e.Agent}, {"canned", e.Canned}, {"text", e.Text}, {"reason", string(e.Reason)}, {"error", e.Error}} {
 		if kv[1] != "" {
 			s += fmt.Sprintf(" %s=%q", kv[0], kv[1])
 		}

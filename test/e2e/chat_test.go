@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"net/http"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -15,8 +14,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/gatewayops/genesys-gateway-operator/api/escalation"
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
 )
 
 var _ = Describe("A deployed gateway in a restricted namespace", Ordered, func() {
@@ -73,7 +74,7 @@ var _ = Describe("A deployed gateway in a restricted namespace", Ordered, func()
 
 		By("the bot escalating through the escalation Service (ClusterIP:80) with the generated token")
 		id := b.escalate("conv-e2e-chat", t.domain)
-		genesysID := b.waitChat(id, string(chatv1alpha1.ChatWaitingForAgent)).GenesysChatID
+		genesysID := b.waitChat(id, escalation.ChatWaitingForAgent).GenesysChatID
 		Expect(genesysID).NotTo(BeEmpty())
 		Eventually(func(g Gomega) {
 			c := chatInStatus(g, id)
@@ -86,14 +87,14 @@ var _ = Describe("A deployed gateway in a restricted namespace", Ordered, func()
 		Expect(sc.UserData).To(HaveKeyWithValue("Plan", "Gold"))
 
 		By("the agent joining and answering (simulator control API, ClusterIP:8090)")
-		t.sim.agent(genesysID, "join", map[string]string{"nickname": "Alice", "email": "alice@acme.example"})
-		t.sim.agent(genesysID, "message", map[string]string{"text": "Hello Jane, how can I help?"})
+		Expect(t.sim.ctl.Join(ctx, genesysID, gmssim.Agent{Nickname: "Alice", Email: "alice@acme.example"})).To(Succeed())
+		Expect(t.sim.ctl.Message(ctx, genesysID, "Hello Jane, how can I help?")).To(Succeed())
 
 		By("the bot reading the events with long polls")
-		events := b.longPoll(id, func(evs []map[string]any) bool {
-			return hasEvent(evs, "agentJoined", "") && hasEvent(evs, "message", "Hello Jane, how can I help?")
+		events := b.longPoll(id, func(evs []escalation.Event) bool {
+			return hasEvent(evs, escalation.EventAgentJoined, "") && hasEvent(evs, escalation.EventMessage, "Hello Jane, how can I help?")
 		})
-		Expect(events).To(ContainElement(SatisfyAll(HaveKeyWithValue("kind", "agentJoined"), HaveKeyWithValue("agent", "Alice"))))
+		Expect(events).To(ContainElement(SatisfyAll(HaveField("Kind", escalation.EventAgentJoined), HaveField("Agent", "Alice"))))
 		Eventually(func(g Gomega) {
 			c := chatInStatus(g, id)
 			g.Expect(c.State).To(Equal(chatv1alpha1.ChatConnected))
@@ -101,16 +102,15 @@ var _ = Describe("A deployed gateway in a restricted namespace", Ordered, func()
 		}).Should(Succeed())
 
 		By("the user replying: the simulator's transcript has it")
-		status, raw := call(Default, http.MethodPost, b.base+"/v1/chats/"+id+"/messages", b.token, map[string]string{"text": "My bill is wrong"})
-		Expect(status).To(Equal(http.StatusNoContent), "%s", raw)
+		Expect(b.api.SendMessage(ctx, id, escalation.MessageRequest{Text: "My bill is wrong"})).To(Succeed(), "204")
 		Expect(t.sim.chat(Default, genesysID).Transcript).To(ContainElement(SatisfyAll(
 			HaveField("Type", gms.EventMessage), HaveField("Text", "My bill is wrong"), HaveField("From.Type", gms.ParticipantClient))))
 
 		By("the agent closing the chat: it ends AgentClosed")
-		t.sim.agent(genesysID, "close", nil)
-		c := b.waitChat(id, string(chatv1alpha1.ChatEnded))
-		Expect(c.EndReason).To(Equal(string(chatv1alpha1.EndAgentClosed)))
-		b.longPoll(id, func(evs []map[string]any) bool { return hasEvent(evs, "ended", "") })
+		Expect(t.sim.ctl.Close(ctx, genesysID)).To(Succeed())
+		c := b.waitChat(id, escalation.ChatEnded)
+		Expect(c.EndReason).To(Equal(escalation.EndAgentClosed))
+		b.longPoll(id, func(evs []escalation.Event) bool { return hasEvent(evs, escalation.EventEnded, "") })
 		Eventually(func(g Gomega) {
 			c := chatInStatus(g, id)
 			g.Expect(c.State).To(Equal(chatv1alpha1.ChatEnded))
@@ -145,9 +145,9 @@ var _ = Describe("A deployed gateway in a restricted namespace", Ordered, func()
 })
 
 // hasEvent tells whether escalation API events hold one of a kind (and a text, if given).
-func hasEvent(evs []map[string]any, kind, text string) bool {
+func hasEvent(evs []escalation.Event, kind escalation.EventKind, text string) bool {
 	for _, e := range evs {
-		if e["kind"] == kind && (text == "" || e["text"] == text) {
+		if e.Kind == kind && (text == "" || e.Text == text) {
 			return true
 		}
 	}

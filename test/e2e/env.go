@@ -10,9 +10,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -29,7 +28,9 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/gatewayops/genesys-gateway-operator/api/escalation"
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	ggw "github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // settings are the suite's inputs, from the environment.
@@ -117,78 +118,46 @@ func serviceURL(g Gomega, namespace, name string, port int32) string {
 	return "http://" + net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(port)))
 }
 
-// call sends a JSON request (body nil: none) with an optional bearer token and returns
-// the status and the body.
-func call(g Gomega, method, url, token string, body any) (int, []byte) {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		g.Expect(err).NotTo(HaveOccurred())
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	g.Expect(err).NotTo(HaveOccurred())
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := httpClient.Do(req)
-	g.Expect(err).NotTo(HaveOccurred(), "%s %s", method, url)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	g.Expect(err).NotTo(HaveOccurred())
-	return resp.StatusCode, raw
-}
-
-// bot calls a gateway's escalation API, through its Service, as a bot would.
+// bot calls a gateway's escalation API, through its Service, as a bot would: with the
+// API's Go client.
 type bot struct {
-	base, token string
-}
-
-// chatView is what GET /v1/chats/{id} answers.
-type chatView struct {
-	ID             string `json:"id"`
-	ConversationID string `json:"conversationId"`
-	GenesysChatID  string `json:"genesysChatId"`
-	State          string `json:"state"`
-	EndReason      string `json:"endReason"`
+	api *escalation.Client
 }
 
 // escalate posts a new chat and returns its id.
 func (b *bot) escalate(conversationID, domain string) string {
 	GinkgoHelper()
-	var c chatView
+	var c escalation.Chat
 	// Retried on network errors: an escalation is idempotent per conversation (200 and the
 	// same chat while it is live).
 	Eventually(func(g Gomega) {
-		status, raw := call(g, http.MethodPost, b.base+"/v1/chats", b.token, map[string]any{
-			"conversationId": conversationID, "domain": domain,
-			"user":    map[string]any{"firstName": "Jane", "lastName": "Doe", "email": "jane@example.com"},
-			"subject": "Billing", "attributes": map[string]string{"Plan": "Gold"},
+		var err error
+		c, _, err = b.api.Escalate(ctx, escalation.Request{
+			ConversationID: conversationID, Domain: domain,
+			User:    escalation.User{FirstName: "Jane", LastName: "Doe", Email: "jane@example.com"},
+			Subject: "Billing", Attributes: map[string]string{"Plan": "Gold"},
 		})
-		g.Expect(status).To(BeElementOf(http.StatusCreated, http.StatusOK), "POST /v1/chats: %s", raw)
-		g.Expect(json.Unmarshal(raw, &c)).To(Succeed())
+		g.Expect(err).NotTo(HaveOccurred(), "POST /v1/chats")
 	}).Should(Succeed())
 	Expect(c.ID).To(HavePrefix("r0-"), "the id of runner 0's chat")
 	return c.ID
 }
 
-// chat reads a chat; it returns the HTTP status, and the chat when 200.
-func (b *bot) chat(g Gomega, id string) (int, chatView) {
-	status, raw := call(g, http.MethodGet, b.base+"/v1/chats/"+id, b.token, nil)
-	var c chatView
-	if status == http.StatusOK {
-		g.Expect(json.Unmarshal(raw, &c)).To(Succeed())
+// chat reads a chat; it returns the HTTP status (the problem's when the call is refused),
+// and the chat when 200.
+func (b *bot) chat(g Gomega, id string) (int, escalation.Chat) {
+	c, err := b.api.Chat(ctx, id)
+	if p, ok := errors.AsType[*escalation.Problem](err); ok {
+		return p.Status, escalation.Chat{}
 	}
-	return status, c
+	g.Expect(err).NotTo(HaveOccurred(), "GET /v1/chats/%s", id)
+	return http.StatusOK, c
 }
 
 // waitChat waits for a chat's state and returns the chat.
-func (b *bot) waitChat(id, state string) chatView {
+func (b *bot) waitChat(id string, state escalation.ChatState) escalation.Chat {
 	GinkgoHelper()
-	var c chatView
+	var c escalation.Chat
 	Eventually(func(g Gomega) {
 		var status int
 		status, c = b.chat(g, id)
@@ -200,18 +169,13 @@ func (b *bot) waitChat(id, state string) chatView {
 
 // longPoll reads a chat's events with long polls (wait=30s) from seq 0 until until holds
 // for all the events read, and returns them.
-func (b *bot) longPoll(id string, until func(events []map[string]any) bool) []map[string]any {
+func (b *bot) longPoll(id string, until func(events []escalation.Event) bool) []escalation.Event {
 	GinkgoHelper()
-	var all []map[string]any
-	next := 0
+	var all []escalation.Event
+	var next int64
 	Eventually(func(g Gomega) {
-		status, raw := call(g, http.MethodGet, fmt.Sprintf("%s/v1/chats/%s/events?after=%d&wait=30s", b.base, id, next), b.token, nil)
-		g.Expect(status).To(Equal(http.StatusOK), "events: %s", raw)
-		var page struct {
-			Events []map[string]any `json:"events"`
-			Next   int              `json:"next"`
-		}
-		g.Expect(json.Unmarshal(raw, &page)).To(Succeed())
+		page, err := b.api.Events(ctx, id, next, 30*time.Second)
+		g.Expect(err).NotTo(HaveOccurred(), "events")
 		all = append(all, page.Events...)
 		next = max(next, page.Next)
 		g.Expect(until(all)).To(BeTrue(), "events so far: %v", all)
@@ -307,7 +271,7 @@ func runnerPodName(key client.ObjectKey) string {
 
 // runnerSelector selects a gateway's runner pods.
 func runnerSelector(key client.ObjectKey) client.MatchingLabels {
-	return client.MatchingLabels{gateway.LabelName: "chat-runner", gateway.LabelInstance: key.Name}
+	return client.MatchingLabels{ggw.LabelName: ggw.Component, ggw.LabelInstance: key.Name}
 }
 
 // botFor returns a bot calling the gateway's escalation Service (ClusterIP, port 80) with
@@ -320,11 +284,13 @@ func botFor(key client.ObjectKey) *bot {
 		g.Expect(name).To(Equal(key.Name+"-escalation-token"), "the generated token Secret")
 		s := &corev1.Secret{}
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: name}, s)).To(Succeed())
-		g.Expect(s.Data).To(HaveKey(gateway.TokenKey))
-		b = bot{base: serviceURL(g, key.Namespace, key.Name+"-escalations", gateway.ServicePort), token: string(s.Data[gateway.TokenKey])}
+		g.Expect(s.Data).To(HaveKey(ggw.TokenKey))
+		b = bot{api: escalation.NewClient(serviceURL(g, key.Namespace, key.Name+"-escalations", ggw.ServicePort), string(s.Data[ggw.TokenKey]), httpClient)}
 		// The Service routes to a runner that takes the token (401 otherwise).
-		status, raw := call(g, http.MethodGet, b.base+"/v1/chats/r0-unknown", b.token, nil)
-		g.Expect(status).To(Equal(http.StatusNotFound), "%s", raw)
+		_, err := b.api.Chat(ctx, "r0-unknown")
+		p, ok := errors.AsType[*escalation.Problem](err)
+		g.Expect(ok).To(BeTrue(), "a problem, got %v", err)
+		g.Expect(p.Status).To(Equal(http.StatusNotFound), "%s", p)
 	}).Should(Succeed(), "the escalation Service answers on its ClusterIP from the host")
 	return &b
 }

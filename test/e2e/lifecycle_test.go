@@ -23,8 +23,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/gatewayops/genesys-gateway-operator/api/escalation"
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
 )
 
 // Serial: it restarts the operator, which every gateway depends on.
@@ -42,9 +44,9 @@ var _ = Describe("A gateway's lifecycle: runner loss, operator restart, deletion
 
 		By("a chat connected to an agent on runner 0")
 		id := b.escalate("conv-e2e-runner-loss", t.domain)
-		genesysID := b.waitChat(id, string(chatv1alpha1.ChatWaitingForAgent)).GenesysChatID
-		t.sim.agent(genesysID, "join", map[string]string{"nickname": "Bob"})
-		b.waitChat(id, string(chatv1alpha1.ChatConnected))
+		genesysID := b.waitChat(id, escalation.ChatWaitingForAgent).GenesysChatID
+		Expect(t.sim.ctl.Join(ctx, genesysID, gmssim.Agent{Nickname: "Bob"})).To(Succeed())
+		b.waitChat(id, escalation.ChatConnected)
 		Eventually(func(g Gomega) []string { return chatIDsInStatus(g, t.gw) }).Should(ContainElement(id))
 		readyBefore := condition(gateway(Default, t.gw), chatv1alpha1.ReadyCondition).LastTransitionTime
 

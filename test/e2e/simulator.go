@@ -3,9 +3,7 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -35,6 +33,8 @@ const (
 type simulator struct {
 	// serviceURL is the Chat API base the gateway uses: http://<clusterIP>:8090.
 	serviceURL string
+	// ctl plays the agent through the control API, at the same address.
+	ctl *gmssim.ControlClient
 }
 
 // startSimulator runs a simulator in a namespace, with Basic authentication, and waits
@@ -49,8 +49,9 @@ func startSimulator(ns, password string) *simulator {
 	s := &simulator{}
 	Eventually(func(g Gomega) {
 		s.serviceURL = serviceURL(g, ns, simName, simPort)
-		status, raw := call(g, http.MethodGet, s.serviceURL+"/sim/chats", "", nil)
-		g.Expect(status).To(Equal(http.StatusOK), "%s", raw)
+		s.ctl = gmssim.NewControlClient(s.serviceURL, httpClient)
+		_, err := s.ctl.Chats(ctx)
+		g.Expect(err).NotTo(HaveOccurred())
 	}).Should(Succeed(), "the simulator answers on its ClusterIP from the host "+
 		"(on kind, route the service CIDR through the node: see the README)")
 	return s
@@ -130,16 +131,7 @@ func simulatorObjects(ns, password string) (*corev1.Secret, *appsv1.Deployment, 
 
 // chat reads a simulator chat by its Genesys chat id.
 func (s *simulator) chat(g Gomega, genesysID string) gmssim.Chat {
-	status, raw := call(g, http.MethodGet, s.serviceURL+"/sim/chats/"+genesysID, "", nil)
-	g.Expect(status).To(Equal(http.StatusOK), "GET /sim/chats/%s: %s", genesysID, raw)
-	var c gmssim.Chat
-	g.Expect(json.Unmarshal(raw, &c)).To(Succeed())
+	c, err := s.ctl.Chat(ctx, genesysID)
+	g.Expect(err).NotTo(HaveOccurred())
 	return c
-}
-
-// agent plays the agent: POST /sim/chats/{id}/{action} (join, message, close, ...).
-func (s *simulator) agent(genesysID, action string, body any) {
-	GinkgoHelper()
-	status, raw := call(Default, http.MethodPost, s.serviceURL+"/sim/chats/"+genesysID+"/"+action, "", body)
-	Expect(status).To(Equal(http.StatusOK), "POST /sim/chats/%s/%s: %s", genesysID, action, raw)
 }

@@ -15,13 +15,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/internal/scheme"
 )
 
 // The suite's inputs (environment):
@@ -44,7 +42,6 @@ const (
 var (
 	ctx       = context.Background()
 	cfg       settings
-	scheme    = runtime.NewScheme()
 	k8s       client.WithWatch      // the admin's client: direct, uncached
 	clientset *kubernetes.Clientset // for the API server's pod proxy
 	// overlayDir is the kustomization the suite installed the operator with; empty when
@@ -69,12 +66,10 @@ var _ = BeforeSuite(func() {
 	fmt.Fprintf(GinkgoWriter, "KUBECONFIG=%s IMG=%s IMAGE_PULL_POLICY=%s KUBECTL=%s skipInstall=%v\n",
 		cfg.kubeconfig, cfg.image, cfg.pullPolicy, cfg.kubectl, cfg.skipInstall)
 
-	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-	Expect(chatv1alpha1.AddToScheme(scheme)).To(Succeed())
 	rest, err := clientcmd.BuildConfigFromFlags("", cfg.kubeconfig)
 	Expect(err).NotTo(HaveOccurred())
 	rest.QPS, rest.Burst = 50, 100
-	k8s, err = client.NewWithWatch(rest, client.Options{Scheme: scheme})
+	k8s, err = client.NewWithWatch(rest, client.Options{Scheme: scheme.New()})
 	Expect(err).NotTo(HaveOccurred())
 	clientset, err = kubernetes.NewForConfig(rest)
 	Expect(err).NotTo(HaveOccurred())

@@ -1,0 +1,196 @@
+package escalation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Bounds of the answers the Client reads. A runner's answers are small (an event page
+// holds at most 100 events); the bounds keep a misbehaving server or a proxy's error page
+// from making the bot read without end.
+const (
+	// maxAnswerBytes bounds a successful answer.
+	maxAnswerBytes = 8 << 20
+	// maxProblemBytes bounds an error answer; a problem document is a few hundred bytes.
+	maxProblemBytes = 64 << 10
+	// maxDetailBytes bounds the part of a non-problem error body kept as the detail.
+	maxDetailBytes = 512
+)
+
+// Client calls a gateway's escalation API as a bot does. It is safe for concurrent use.
+//
+// Every method takes a context: cancelling it abandons the call (a long poll included).
+// An answer outside 2xx is returned as a *Problem; a failure to reach the runner or to
+// read its answer as another error.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// NewClient returns a client of the escalation API at baseURL (the gateway's Service,
+// http://<gateway>-escalations.<namespace>.svc, or any runner's address), sending token
+// as the bearer token of every call. httpClient carries the calls; http.DefaultClient
+// when nil. Give it a Timeout above the longest events wait you ask for (MaxWait at
+// most), or none and bound calls with their context.
+func NewClient(baseURL, token string, httpClient *http.Client) *Client {
+	if httpClient == nil {
+		httpClient = http.DefaultClient
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, http: httpClient}
+}
+
+// Escalate hands a conversation to an agent (POST /v1/chats). created is true for a new
+// chat (201) and false when the conversation's chat was live already (200): escalating is
+// idempotent per ConversationID, so a bot retries it after any failure.
+func (c *Client) Escalate(ctx context.Context, r Request) (chat Chat, created bool, err error) {
+	status, err := c.do(ctx, http.MethodPost, "/v1/chats", nil, r, &chat)
+	return chat, status == http.StatusCreated, err
+}
+
+// Chat reads a chat (GET /v1/chats/{id}). An unknown chat, or one ended long enough ago
+// to be forgotten, is a *Problem of type ProblemNotFound.
+func (c *Client) Chat(ctx context.Context, id string) (Chat, error) {
+	var chat Chat
+	_, err := c.do(ctx, http.MethodGet, chatPath(id), nil, nil, &chat)
+	return chat, err
+}
+
+// Close ends a chat because the user closed the conversation (DELETE /v1/chats/{id}):
+// Disconnect on Genesys, state Ended with reason UserClosed. It returns the ended chat;
+// closing a chat that is over already just returns it.
+func (c *Client) Close(ctx context.Context, id string) (Chat, error) {
+	var chat Chat
+	_, err := c.do(ctx, http.MethodDelete, chatPath(id), nil, nil, &chat)
+	return chat, err
+}
+
+// SendMessage sends the user's message to the agent (POST /v1/chats/{id}/messages). While
+// the chat is Requesting it is a ProblemConflict: retry once Genesys has the chat.
+func (c *Client) SendMessage(ctx context.Context, id string, m MessageRequest) error {
+	_, err := c.do(ctx, http.MethodPost, chatPath(id)+"/messages", nil, m, nil)
+	return err
+}
+
+// Typing tells the agent the user started (true) or stopped (false) typing (POST
+// /v1/chats/{id}/typing).
+func (c *Client) Typing(ctx context.Context, id string, typing bool) error {
+	_, err := c.do(ctx, http.MethodPost, chatPath(id)+"/typing", nil, TypingRequest{Typing: &typing}, nil)
+	return err
+}
+
+// Present shows the agent rich content as a pushed URL (POST /v1/chats/{id}/present); a
+// ProblemPresentContentDisabled when the gateway does not forward it.
+func (c *Client) Present(ctx context.Context, id string, p PresentRequest) error {
+	_, err := c.do(ctx, http.MethodPost, chatPath(id)+"/present", nil, p, nil)
+	return err
+}
+
+// Events reads the agent side of a chat (GET /v1/chats/{id}/events): every event with
+// Seq > after, waiting up to wait for one when there is none yet (a long poll; the
+// runner caps the wait at MaxWait, and wait <= 0 does not wait). Pass the page's Next as
+// after next time.
+func (c *Client) Events(ctx context.Context, id string, after int64, wait time.Duration) (EventPage, error) {
+	q := url.Values{"after": {strconv.FormatInt(after, 10)}}
+	if wait > 0 {
+		q.Set("wait", wait.String())
+	}
+	var page EventPage
+	_, err := c.do(ctx, http.MethodGet, chatPath(id)+"/events", q, nil, &page)
+	return page, err
+}
+
+// chatPath is the path of a chat; the id is escaped, as it comes from the server.
+func chatPath(id string) string { return "/v1/chats/" + url.PathEscape(id) }
+
+// do sends a call (body nil: none) and decodes a 2xx answer into out (nil: ignored). It
+// returns the answer's status; a *Problem for an answer outside 2xx.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return 0, fmt.Errorf("escalation API: encoding the body of %s %s: %w", method, path, err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, fmt.Errorf("escalation API: %s %s: %w", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json, application/problem+json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("escalation API: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, readProblem(resp)
+	}
+	raw, err := readBounded(resp.Body, maxAnswerBytes)
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("escalation API: %s %s: reading the answer: %w", method, path, err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("escalation API: %s %s: decoding the answer: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// readProblem reads an error answer as a Problem. An answer that is not a problem
+// document still becomes one, from its status and the start of its body, so that every
+// answer outside 2xx is a *Problem for the caller.
+func readProblem(resp *http.Response) *Problem {
+	p := &Problem{}
+	raw, err := readBounded(resp.Body, maxProblemBytes)
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	isJSON := mt == "application/problem+json" || mt == "application/json"
+	if err != nil || !isJSON || json.Unmarshal(raw, p) != nil || p.Type == "" {
+		detail := strings.TrimSpace(string(raw))
+		if len(detail) > maxDetailBytes {
+			detail = strings.ToValidUTF8(detail[:maxDetailBytes], "") + "…"
+		}
+		p = &Problem{Type: "about:blank", Title: http.StatusText(resp.StatusCode), Detail: detail}
+	}
+	// The status line is authoritative: a body's status could be missing or disagree.
+	p.Status = resp.StatusCode
+	p.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return p
+}
+
+// errTooLarge reports an answer over its bound.
+var errTooLarge = errors.New("the answer is larger than the client accepts")
+
+// readBounded reads all of r up to limit bytes; more is errTooLarge.
+func readBounded(r io.Reader, limit int64) ([]byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return raw, err
+	}
+	if int64(len(raw)) > limit {
+		return raw[:limit], fmt.Errorf("%w (%d bytes)", errTooLarge, limit)
+	}
+	return raw, nil
+}

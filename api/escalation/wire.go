@@ -1,0 +1,223 @@
+package escalation
+
+import "time"
+
+// Bounds of request fields. The server refuses a field beyond its bound with 422 and the
+// field's name (see FieldError); they are exported so that a bot can check its input
+// before sending (Validate) against the very numbers the server uses. Lengths count
+// characters (Unicode code points), not bytes, because the people whose names and
+// messages they bound count that way.
+const (
+	// MaxConversationIDLength bounds conversationId, the bot's id of the conversation.
+	MaxConversationIDLength = 256
+	// MaxNameLength bounds domain, queue and the user's names.
+	MaxNameLength = 256
+	// MaxEmailLength bounds the user's e-mail address (RFC 5321's 320 characters).
+	MaxEmailLength = 320
+	// MaxSubjectLength bounds the chat's subject.
+	MaxSubjectLength = 1024
+	// MaxAttributes bounds how many attributes an escalation carries.
+	MaxAttributes = 64
+	// MaxAttributeKeyLength bounds an attribute's key.
+	MaxAttributeKeyLength = 128
+	// MaxAttributeValueLength bounds an attribute's value.
+	MaxAttributeValueLength = 4096
+	// MaxLocaleLength bounds the locale (a BCP 47 tag is at most 35 characters in practice).
+	MaxLocaleLength = 35
+	// MaxTextLength bounds the text of a user's message.
+	MaxTextLength = 8192
+	// MaxMessageTypeLength bounds the type of a user's message.
+	MaxMessageTypeLength = 64
+	// MaxURLLength bounds a presented URL.
+	MaxURLLength = 2048
+	// MaxTitleLength bounds a presented URL's title.
+	MaxTitleLength = 256
+	// MaxTimeZoneOffsetMinutes bounds the user's offset from UTC either way: 14 hours,
+	// the widest offset in use (UTC+14, UTC-12).
+	MaxTimeZoneOffsetMinutes = 14 * 60
+)
+
+// Limits of the calls themselves, as a runner applies them by default.
+const (
+	// MaxBodyBytes bounds a request body; a larger one is refused with 413.
+	MaxBodyBytes = 64 << 10
+	// MaxWait bounds the wait of an events long poll; a longer one waits this long. An
+	// HTTP client carrying long polls needs a timeout above it.
+	MaxWait = 60 * time.Second
+)
+
+// Request is the body of POST /v1/chats, an escalation: a bot hands a conversation to an
+// agent. ConversationID is the idempotency key: escalating it again while its chat lives
+// answers that chat (200) instead of a new one (201), so a bot may retry freely.
+type Request struct {
+	// ConversationID is the bot's id of the conversation; required.
+	ConversationID string `json:"conversationId"`
+	// Domain must equal the gateway's spec.domain; required. It guards against a bot
+	// escalating to another tenant's gateway.
+	Domain string `json:"domain"`
+	// Queue must equal the gateway's spec.escalationQueue when that is set.
+	Queue string `json:"queue,omitempty"`
+	// User is the end user; the runner needs a name for Genesys (Name, or FirstName and
+	// LastName).
+	User User `json:"user"`
+	// Subject of the chat, shown to the agent.
+	Subject string `json:"subject,omitempty"`
+	// Attributes are sent to Genesys as userData; keys without brackets, which Genesys
+	// reads as the form's userData[key] syntax.
+	Attributes map[string]string `json:"attributes,omitempty"`
+	// Locale is the user's locale (BCP 47), passed on as userData[Locale].
+	Locale string `json:"locale,omitempty"`
+}
+
+// User is the end user of an escalation.
+type User struct {
+	FirstName string `json:"firstName,omitempty"`
+	LastName  string `json:"lastName,omitempty"`
+	// Name is the nickname the agent sees; "FirstName LastName" when empty.
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+	// TimeZoneOffsetMinutes is the user's offset from UTC; a pointer because 0 (UTC) is
+	// an offset, and an unknown one is left out.
+	TimeZoneOffsetMinutes *int `json:"timeZoneOffsetMinutes,omitempty"`
+}
+
+// MessageRequest is the body of POST /v1/chats/{id}/messages: the user's message to the
+// agent.
+type MessageRequest struct {
+	// Text is required.
+	Text string `json:"text"`
+	// Type is passed to Genesys as the message's type and echoed to the agent side.
+	Type string `json:"type,omitempty"`
+}
+
+// TypingRequest is the body of POST /v1/chats/{id}/typing: the user starts or stops
+// typing. Typing is a pointer so that a body without it is refused rather than read as
+// "stopped".
+type TypingRequest struct {
+	Typing *bool `json:"typing"`
+}
+
+// PresentRequest is the body of POST /v1/chats/{id}/present: rich content, forwarded as a
+// pushed URL when the gateway's supportPresentContent is true.
+type PresentRequest struct {
+	// URL is required: an absolute http or https URL.
+	URL string `json:"url"`
+	// Title is accepted for the bot's convenience; Genesys carries no title.
+	Title string `json:"title,omitempty"`
+}
+
+// ChatState is where a chat is in its life; the same values as the GenesysGateway's
+// status.runners[].chats[].state, typed here so that a bot need not import the
+// Kubernetes API.
+type ChatState string
+
+// Chat states.
+const (
+	// ChatRequesting: the runner is requesting the chat on Genesys.
+	ChatRequesting ChatState = "Requesting"
+	// ChatWaitingForAgent: Genesys has the chat; no agent joined yet.
+	ChatWaitingForAgent ChatState = "WaitingForAgent"
+	// ChatConnected: an agent is in the chat.
+	ChatConnected ChatState = "Connected"
+	// ChatEnded: the chat is over (EndReason says why).
+	ChatEnded ChatState = "Ended"
+	// ChatTransferred: the chat went back to the bot instead of ending, as the gateway's
+	// spec.transferBackOnAgentClose asks.
+	ChatTransferred ChatState = "Transferred"
+	// ChatFailed: Genesys failed the chat after retries (LastError says how).
+	ChatFailed ChatState = "Failed"
+)
+
+// Terminal reports whether a chat in this state is over: no call changes it any more.
+func (s ChatState) Terminal() bool {
+	return s == ChatEnded || s == ChatTransferred || s == ChatFailed
+}
+
+// EndReason says why a chat ended.
+type EndReason string
+
+// End reasons.
+const (
+	EndAgentClosed       EndReason = "AgentClosed"
+	EndUserClosed        EndReason = "UserClosed"
+	EndGenesysError      EndReason = "GenesysError"
+	EndEscalationTimeout EndReason = "EscalationTimeout"
+	EndIdleTimeout       EndReason = "IdleTimeout"
+)
+
+// Chat is a chat as the API shows it: the answer of POST /v1/chats, GET and DELETE
+// /v1/chats/{id}. It never holds the Genesys secure key.
+type Chat struct {
+	// ID is the runner's id of the chat, used in every other call. It starts with the
+	// owning runner's prefix (r0-, r1-...), which is how any runner forwards a call to it.
+	ID             string `json:"id"`
+	ConversationID string `json:"conversationId"`
+	// GenesysChatID is the chat's id on Genesys, once requested.
+	GenesysChatID string    `json:"genesysChatId,omitempty"`
+	State         ChatState `json:"state"`
+	// Agent is the agent as the user sees them (per agentOverride); nil before one joins.
+	Agent       *Agent     `json:"agent,omitempty"`
+	RequestTime *time.Time `json:"requestTime,omitempty"`
+	ConnectTime *time.Time `json:"connectTime,omitempty"`
+	EndTime     *time.Time `json:"endTime,omitempty"`
+	EndReason   EndReason  `json:"endReason,omitempty"`
+	// LastError is the chat's last error, without any credential.
+	LastError string `json:"lastError,omitempty"`
+}
+
+// Agent is the agent of a chat as the user sees them.
+type Agent struct {
+	Name  string `json:"name"`
+	Email string `json:"email,omitempty"`
+}
+
+// EventKind is what an event of a chat's stream tells.
+type EventKind string
+
+// Event kinds.
+const (
+	EventAgentJoined   EventKind = "agentJoined"
+	EventAgentLeft     EventKind = "agentLeft"
+	EventMessage       EventKind = "message"
+	EventTypingStarted EventKind = "typingStarted"
+	EventTypingStopped EventKind = "typingStopped"
+	EventPushURL       EventKind = "pushUrl"
+	EventNotice        EventKind = "notice"
+	EventEnded         EventKind = "ended"
+	EventTransferred   EventKind = "transferred"
+	EventFailed        EventKind = "failed"
+)
+
+// Event is one agent-side event of a chat. Seq numbers a chat's events from 1 without
+// gaps, so a bot reading them at least once (a retried long poll answers some again)
+// de-duplicates by Seq.
+type Event struct {
+	Seq  int64     `json:"seq"`
+	Kind EventKind `json:"kind"`
+	Time time.Time `json:"time"`
+	// Agent is the agent's display name per the gateway's agentOverride.
+	Agent string `json:"agent,omitempty"`
+	// Text of a message or notice; notices follow the gateway's configurationLocale.
+	Text string `json:"text,omitempty"`
+	// MessageType echoes a message's type.
+	MessageType string `json:"messageType,omitempty"`
+	// URL of a pushed URL.
+	URL string `json:"url,omitempty"`
+	// Canned names the canned message a notice carries (a key of the gateway's
+	// spec.cannedMessages: WaitingForAgent, AgentJoined, ConversationClosed, ...).
+	Canned string `json:"canned,omitempty"`
+	// Reason of ended, transferred and failed.
+	Reason EndReason `json:"reason,omitempty"`
+	// Error of failed, and of transferred after an error.
+	Error string `json:"error,omitempty"`
+}
+
+// EventPage is the answer of GET /v1/chats/{id}/events?after=N&wait=D: the events with
+// Seq > N, in order.
+type EventPage struct {
+	ChatID string  `json:"chatId"`
+	Events []Event `json:"events"`
+	// Next is the seq to pass as after next time: the last event's, or N when there was
+	// none.
+	Next int64 `json:"next"`
+}
