@@ -135,7 +135,7 @@ func (a *authenticator) authError() string {
 	if k == nil {
 		return ""
 	}
-	if ok, err, _ := k.Healthy(); !ok && err != nil {
+	if ok, _, err := k.Healthy(); !ok && err != nil {
 		return err.Error()
 	}
 	return ""

@@ -307,7 +307,7 @@ var _ = Describe("GenesysGateway reconciler", func() {
 		key := create(gw)
 		expectReady(key, metav1.ConditionTrue, chatv1alpha1.NotDeployedReason)
 
-		gw = updateGateway(key, func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.PollingIntervalSeconds = 5 })
+		updateGateway(key, func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.PollingIntervalSeconds = 5 })
 		Eventually(func(g Gomega) {
 			gw := getGateway(g, key)
 			g.Expect(gw.Generation).To(Equal(int64(2)))

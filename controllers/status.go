@@ -130,7 +130,8 @@ func setGenesysReachableCondition(s *scope) {
 // not count: a Genesys outage is not a problem of the gateway's configuration.
 func setReadyCondition(s *scope) {
 	gw := s.gateway
-	status, reason, message := metav1.ConditionUnknown, "", ""
+	var status metav1.ConditionStatus
+	var reason, message string
 	reconciling := false
 	stalled, isStalled := asStalling(s.err)
 	switch {

@@ -314,6 +314,3 @@ type GenesysGatewayList struct {
 	Items           []GenesysGateway `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&GenesysGateway{}, &GenesysGatewayList{})
-}

@@ -154,7 +154,8 @@ func (m *Manager) request(c *chat) {
 	}
 	m.setState(c, chatv1alpha1.ChatWaitingForAgent)
 	m.notice(c, CannedWaitingForAgent)
-	if m.handle(c, resp, nil); !terminal(c.state) {
+	_ = m.handle(c, resp, nil) // a nil error: handle reports no failure for a first answer
+	if !terminal(c.state) {
 		m.sched.add(c)
 	}
 }

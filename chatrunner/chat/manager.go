@@ -51,10 +51,6 @@ type Options struct {
 // maxStatusChats bounds the chats of a runner's status entry (the CRD's MaxItems).
 const maxStatusChats = 20
 
-// retryAfterFull is the Retry-After of an escalation refused for capacity when no agent
-// refresh is due sooner.
-const retryAfterFull = 30 * time.Second
-
 // Manager runs every chat of one runner.
 type Manager struct {
 	opts     Options

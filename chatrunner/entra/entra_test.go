@@ -112,7 +112,7 @@ func TestTokenObtainedAndUsed(t *testing.T) {
 	g.Expect(s.Tokens()).To(HaveLen(1))
 	g.Expect(s.DiscoveryRequests()).To(Equal(1), "OpenID configuration read from the authority")
 
-	ok, herr, since := k.Healthy()
+	ok, since, herr := k.Healthy()
 	g.Expect(ok).To(BeTrue())
 	g.Expect(herr).NotTo(HaveOccurred())
 	g.Expect(since).NotTo(BeZero())
@@ -220,15 +220,15 @@ func TestTimeoutThenRecoveryWithBackoff(t *testing.T) {
 			changes = append(changes, ok)
 		},
 	})
-	ok, herr, _ := k.Healthy()
+	ok, _, herr := k.Healthy()
 	g.Expect(ok).To(BeFalse())
 	g.Expect(herr).NotTo(HaveOccurred(), "no attempt yet")
 	runKeeper(t, k)
 
 	// The first attempt times out: the Keeper says so and waits (back-off).
-	g.Eventually(func() error { _, err, _ := k.Healthy(); return err }).WithTimeout(10 * time.Second).
+	g.Eventually(func() error { _, _, err := k.Healthy(); return err }).WithTimeout(10 * time.Second).
 		Should(MatchError("obtaining an Entra ID token for client " + s.ClientID() + " from " + s.Authority() + ": no answer within 300ms (tokenTimeoutSeconds)"))
-	_, herr, _ = k.Healthy()
+	_, _, herr = k.Healthy()
 	var te *entra.TokenError
 	g.Expect(errors.As(herr, &te)).To(BeTrue())
 	g.Expect(te.Timeout).To(BeTrue())
@@ -265,7 +265,7 @@ func TestTimeoutThenRecoveryWithBackoff(t *testing.T) {
 	}()
 	clk.Step(4 * time.Second)
 	g.Eventually(waiting).WithTimeout(10*time.Second).Should(Receive(BeNil()), "the waiting chat got the token")
-	ok, herr, _ = k.Healthy()
+	ok, _, herr = k.Healthy()
 	g.Expect(ok).To(BeTrue())
 	g.Expect(herr).NotTo(HaveOccurred())
 	mu.Lock()
@@ -310,7 +310,7 @@ func TestWrongKeyRefused(t *testing.T) {
 	// The Keeper reports it.
 	k := entra.NewKeeper(src, entra.KeeperOptions{})
 	runKeeper(t, k)
-	g.Eventually(func() error { _, err, _ := k.Healthy(); return err }).Should(MatchError(ContainSubstring("AADSTS700027")))
+	g.Eventually(func() error { _, _, err := k.Healthy(); return err }).Should(MatchError(ContainSubstring("AADSTS700027")))
 }
 
 func TestUntrustedAfterRotationIsRefusedAndTrustedRecovers(t *testing.T) {
@@ -330,7 +330,7 @@ func TestUntrustedAfterRotationIsRefusedAndTrustedRecovers(t *testing.T) {
 	nextCert, err := credentials.ParseCertificate(next.CertPEM, next.LegacyEncryptedPEM(t, password), []byte(password), time.Now())
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(src.Update(cfg, nextCert)).To(Succeed())
-	g.Eventually(func() error { _, err, _ := k.Healthy(); return err }).Should(MatchError(ContainSubstring("not registered")))
+	g.Eventually(func() error { _, _, err := k.Healthy(); return err }).Should(MatchError(ContainSubstring("not registered")))
 	tok, err := k.Token(ctxWithin(t, time.Second))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(tok).To(Equal(first))
@@ -365,7 +365,7 @@ func TestUpdateOfClientDropsToken(t *testing.T) {
 	g.Expect(src.Update(other, cert)).To(Succeed())
 	_, err = k.Token(ctxWithin(t, 500*time.Millisecond))
 	g.Expect(err).To(MatchError(HavePrefix("obtaining an Entra ID token for client 99999999-0000-0000-0000-000000000000 from " + s.Authority())))
-	g.Eventually(func() error { _, err, _ := k.Healthy(); return err }).Should(MatchError(ContainSubstring("AADSTS700016")))
+	g.Eventually(func() error { _, _, err := k.Healthy(); return err }).Should(MatchError(ContainSubstring("AADSTS700016")))
 }
 
 func TestEncryptedKeysEndToEnd(t *testing.T) {

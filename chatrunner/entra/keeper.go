@@ -167,17 +167,17 @@ func (k *Keeper) failed(te *TokenError) {
 	}
 }
 
-// Healthy reports whether the last attempt to obtain a token succeeded, its error when it
-// did not (a *TokenError), and since when that has been so. Before the first attempt
-// ends it returns false, nil and the Keeper's creation time. A failure while a token is
+// Healthy reports whether the last attempt to obtain a token succeeded, since when that
+// has been so, and its error when it did not (a *TokenError). Before the first attempt
+// ends it returns false, the Keeper's creation time and nil. A failure while a token is
 // still valid is reported as well: the token will expire.
-func (k *Keeper) Healthy() (ok bool, err error, since time.Time) {
+func (k *Keeper) Healthy() (ok bool, since time.Time, err error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.lastErr != nil {
-		return k.ok, k.lastErr, k.since
+		return k.ok, k.since, k.lastErr
 	}
-	return k.ok, nil, k.since
+	return k.ok, k.since, nil
 }
 
 // Token returns a valid token, waiting for one while ctx allows when there is none (not

@@ -56,16 +56,21 @@ func main() {
 	fs.BoolVar(&cfg.trace, "trace", false, "Log the polls of each second of the window and the goroutines.")
 	fs.StringVar(&cfg.child, "child", "", "Internal: run as the runner, bare or sim child process.")
 	_ = fs.Parse(os.Args[1:])
+	raiseFileLimit()
+	os.Exit(run(cfg))
+}
 
+// run runs the parent or a child until it ends or is interrupted and returns the exit
+// code; main exits only after its deferred cleanup ran.
+func run(cfg config) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	raiseFileLimit()
 	var err error
 	switch cfg.child {
 	case "":
 		err = runParent(ctx, cfg)
 	case "sim":
-		os.Exit(runSim(ctx, cfg))
+		return runSim(ctx, cfg)
 	case modeRunner, modeBare:
 		err = runChild(ctx, cfg)
 	default:
@@ -73,8 +78,9 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // raiseFileLimit lifts the soft limit of open files to the hard one: every chat in flight

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -91,7 +90,7 @@ func waitReady(ctx context.Context, url string, p *proc) error {
 	c := &http.Client{Timeout: 2 * time.Second}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	var last error = errors.New("no answer yet")
+	var last error
 	for {
 		if p != nil && p.exited() {
 			return fmt.Errorf("%s %s before answering %s: see %s", p.name, p.exitStatus(), url, p.logPath)

@@ -51,13 +51,19 @@ func main() {
 	if err != nil {
 		os.Exit(2)
 	}
+	os.Exit(runMain(o))
+}
+
+// runMain runs the demo until it ends or is interrupted and returns the exit code; main
+// exits only after its deferred cleanup ran.
+func runMain(o options) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if _, err := run(ctx, o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
-		stop()
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // parseFlags reads the command line.

@@ -10,8 +10,10 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -88,7 +90,12 @@ func secretsOf(t *testing.T) []string {
 	for _, k := range []*rsa.PrivateKey{rsaKey, rsaKey2} {
 		s = append(s, k.D.String(), k.D.Text(16))
 	}
-	s = append(s, ecKey.D.String(), ecKey.D.Text(16))
+	ecRaw, err := ecKey.Bytes()
+	if err != nil {
+		panic(err)
+	}
+	d := new(big.Int).SetBytes(ecRaw)
+	s = append(s, hex.EncodeToString(ecRaw), d.String(), d.Text(16))
 	return s
 }
 

@@ -161,7 +161,7 @@ func ownsRunnerEntry(pod string) func(metav1.ManagedFieldsEntry) bool {
 			return false
 		}
 		var fields map[string]map[string]map[string]any
-		if err := json.Unmarshal(m.FieldsV1.Raw, &fields); err != nil {
+		if err := json.Unmarshal(m.FieldsV1.GetRawBytes(), &fields); err != nil {
 			return false
 		}
 		_, ok := fields["f:status"]["f:runners"][`k:{"pod":"`+pod+`"}`]
