@@ -1,0 +1,31 @@
+package escalation_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	api "github.com/gatewayops/genesys-gateway-operator/api/escalation"
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+)
+
+// The bot's package types chat states and end reasons itself, so that a bot imports no
+// Kubernetes API; the server converts the gateway API's values by name. This test keeps
+// the two lists one list: a state or reason added to one and not the other fails here.
+func TestBotContractNamesTheGatewayAPIsStatesAndReasons(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect([]api.ChatState{
+		api.ChatState(chatv1alpha1.ChatRequesting), api.ChatState(chatv1alpha1.ChatWaitingForAgent),
+		api.ChatState(chatv1alpha1.ChatConnected), api.ChatState(chatv1alpha1.ChatEnded),
+		api.ChatState(chatv1alpha1.ChatTransferred), api.ChatState(chatv1alpha1.ChatFailed),
+	}).To(Equal([]api.ChatState{
+		api.ChatRequesting, api.ChatWaitingForAgent, api.ChatConnected, api.ChatEnded, api.ChatTransferred, api.ChatFailed,
+	}))
+	g.Expect([]api.EndReason{
+		api.EndReason(chatv1alpha1.EndAgentClosed), api.EndReason(chatv1alpha1.EndUserClosed),
+		api.EndReason(chatv1alpha1.EndGenesysError), api.EndReason(chatv1alpha1.EndEscalationTimeout),
+		api.EndReason(chatv1alpha1.EndIdleTimeout),
+	}).To(Equal([]api.EndReason{
+		api.EndAgentClosed, api.EndUserClosed, api.EndGenesysError, api.EndEscalationTimeout, api.EndIdleTimeout,
+	}))
+}
