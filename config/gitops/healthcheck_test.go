@@ -204,18 +204,18 @@ func runHealth(t *testing.T, script, objYAML string) (status, message string) {
 
 // toLua converts a decoded JSON value (objects, arrays, strings, numbers, bools, null)
 // into Lua values, as Argo CD does.
-func toLua(L *lua.LState, v any) lua.LValue {
+func toLua(ls *lua.LState, v any) lua.LValue {
 	switch v := v.(type) {
 	case map[string]any:
-		tb := L.NewTable()
+		tb := ls.NewTable()
 		for k, e := range v {
-			tb.RawSetString(k, toLua(L, e))
+			tb.RawSetString(k, toLua(ls, e))
 		}
 		return tb
 	case []any:
-		tb := L.NewTable()
+		tb := ls.NewTable()
 		for _, e := range v {
-			tb.Append(toLua(L, e))
+			tb.Append(toLua(ls, e))
 		}
 		return tb
 	case string:

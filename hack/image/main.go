@@ -1,16 +1,18 @@
 // Command image builds the operator's container image (which is also the chat runner's) and
 // a pod sandbox ("pause") image without Docker, with go-containerregistry, for local
-// clusters that cannot pull images:
+// clusters that cannot pull images. It is a Go module of its own (hack/image/go.mod), so
+// go-containerregistry stays out of the operator's module; run it from this folder (make
+// images does), with absolute paths or paths relative to it:
 //
 //	CGO_ENABLED=0 go build -o bin/manager .
-//	go run ./hack/image --binary bin/manager --tag localhost/genesys-gateway-operator:e2e --out bin/images/operator.tar
-//	go run ./hack/image --pause --out bin/images/pause.tar [--load]
+//	cd hack/image && go run . --binary ../../bin/manager --tag localhost/genesys-gateway-operator:e2e --out ../../bin/images/operator.tar
+//	cd hack/image && go run . --pause --out ../../bin/images/pause.tar [--load]
 //
 // Each image is empty.Image plus one layer. The operator's holds /manager (0755), a
 // writable /tmp (1777) and distroless-like /etc/passwd and /etc/group for nonroot 65532;
 // its config runs ["/manager"] as 65532:65532 in /, like the Dockerfile's
 // gcr.io/distroless/static:nonroot image. The pause image holds /pause (the static program
-// in ./hack/image/pause, built here with CGO_ENABLED=0 unless --binary is given) and runs it
+// in hack/image/pause, built here with CGO_ENABLED=0 unless --binary is given) and runs it
 // as 65535:65535. The output is a docker-compatible tarball (docker load, ctr import).
 //
 // Output is deterministic: every timestamp (tar entries, config created, history) is the
@@ -74,7 +76,7 @@ func main() {
 	flag.StringVar(&o.binary, "binary", "", "static linux binary to put in the image (/manager; /pause with --pause); required unless --pause")
 	flag.StringVar(&o.tag, "tag", "", "image reference written into the tarball (default "+operatorTag+", or "+pauseTag+" with --pause)")
 	flag.StringVar(&o.out, "out", "", "tarball to write (default bin/images/operator.tar, or bin/images/pause.tar with --pause)")
-	flag.BoolVar(&o.pause, "pause", false, "build the pause (pod sandbox) image; without --binary, compiles ./hack/image/pause with CGO_ENABLED=0")
+	flag.BoolVar(&o.pause, "pause", false, "build the pause (pod sandbox) image; without --binary, compiles "+pausePkg+" with CGO_ENABLED=0")
 	flag.StringVar(&o.arch, "arch", runtime.GOARCH, "image architecture; the binary must match it")
 	flag.StringVar(&o.caBundle, "ca-bundle", "", "PEM bundle to add as /etc/ssl/certs/ca-certificates.crt (operator image; distroless has one, this image has none unless given)")
 	flag.StringVar(&o.revision, "revision", "", "org.opencontainers.image.revision label (e.g. $(git rev-parse HEAD))")
@@ -83,7 +85,7 @@ func main() {
 	flag.StringVar(&o.ctrAddress, "ctr-address", "", "containerd socket for --load (default: ctr's, $CONTAINERD_ADDRESS or /run/containerd/containerd.sock)")
 	flag.StringVar(&o.ctrNamespace, "ctr-namespace", "k8s.io", "containerd namespace for --load (k8s.io is the CRI's)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./hack/image [--pause] [--binary PATH] [--tag REF] [--out FILE] [--load]\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage (in hack/image): go run . [--pause] [--binary PATH] [--tag REF] [--out FILE] [--load]\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -137,7 +139,7 @@ func run(o options) error {
 		}
 	}
 	if binPath == "" {
-		return fmt.Errorf("--binary is required (e.g. CGO_ENABLED=0 go build -o bin/manager . && go run ./hack/image --binary bin/manager)")
+		return fmt.Errorf("--binary is required (e.g. CGO_ENABLED=0 go build -o bin/manager . && cd hack/image && go run . --binary ../../bin/manager)")
 	}
 	bin, err := readStatic(binPath, o.arch)
 	if err != nil {
@@ -230,13 +232,14 @@ func timestamp() (time.Time, error) {
 	return time.Unix(sec, 0).UTC(), nil
 }
 
-// buildPause compiles ./hack/image/pause as a static linux binary for arch.
+// buildPause compiles hack/image/pause (pausePkg, of this module) as a static linux binary for
+// arch.
 func buildPause(out, arch string) error {
 	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags", "-s -w", "-o", out, pausePkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %s (run this from the operator's module, or pass --binary): %w", pausePkg, err)
+		return fmt.Errorf("go build %s (run this in hack/image, whose module holds it, or pass --binary): %w", pausePkg, err)
 	}
 	return nil
 }

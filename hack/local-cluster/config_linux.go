@@ -238,3 +238,31 @@ func schedulerArgs(kubeconfig string) []string {
 		"--profiling=false",
 	}
 }
+
+// nodeConfigs are the configuration files of the node's daemons.
+type nodeConfigs struct {
+	containerd, kubelet, kubeProxy string
+}
+
+// writeConfigs writes containerd's, the CNI's, kubelet's and kube-proxy's configuration.
+func (c *cluster) writeConfigs(certs clusterCerts) (nodeConfigs, error) {
+	p := c.p
+	conf := nodeConfigs{
+		containerd: filepath.Join(p.config, "containerd.toml"),
+		kubelet:    filepath.Join(p.config, "kubelet.yaml"),
+		kubeProxy:  filepath.Join(p.config, "kube-proxy.yaml"),
+	}
+	if err := os.WriteFile(conf.containerd, []byte(containerdConfig(p, c.st.PauseImage)), 0o644); err != nil {
+		return conf, err
+	}
+	if err := writeJSON(filepath.Join(p.cniConf, "10-"+clusterName+".conflist"), cniConfig(p)); err != nil {
+		return conf, err
+	}
+	if err := writeJSON(conf.kubelet, kubeletConfig(p, certs.pk, certs.kubeletServing)); err != nil {
+		return conf, err
+	}
+	if err := writeJSON(conf.kubeProxy, kubeProxyConfig(certs.kubeconfigs["kube-proxy"], c.st.NodeName)); err != nil {
+		return conf, err
+	}
+	return conf, nil
+}

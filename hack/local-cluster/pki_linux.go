@@ -173,3 +173,73 @@ func (p *pki) writeKubeconfig(file, user string, kp keyPair) error {
 	}
 	return os.WriteFile(file, append(b, '\n'), 0o600)
 }
+
+// clusterCerts are what writeCertificates made: the CA, the apiserver's files, kubelet's
+// serving pair and the kubeconfig of each component (and "admin").
+type clusterCerts struct {
+	pk             *pki
+	apiserver      apiserverFiles
+	kubeletServing keyPair
+	kubeconfigs    map[string]string
+}
+
+// writeCertificates makes the cluster's CA, the serving and client certificates and the
+// components' kubeconfigs, and up's own HTTP client (an admin client certificate).
+func (c *cluster) writeCertificates() (clusterCerts, error) {
+	p := c.p
+	pk, err := newPKI(p.pki)
+	if err != nil {
+		return clusterCerts{}, err
+	}
+	bridge, loop, svc := net.ParseIP(bridgeIP), net.ParseIP("127.0.0.1"), net.ParseIP(kubernetesSvc)
+	var f apiserverFiles
+	if f.serving, err = pk.issue("apiserver", "kube-apiserver", nil,
+		[]string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost"},
+		[]net.IP{bridge, loop, svc}); err != nil {
+		return clusterCerts{}, err
+	}
+	if f.kubeletClient, err = pk.issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", []string{"system:masters"}, nil, nil); err != nil {
+		return clusterCerts{}, err
+	}
+	if f.saKey, f.saPub, err = pk.serviceAccountKeys(); err != nil {
+		return clusterCerts{}, err
+	}
+	kubeletServing, err := pk.issue("kubelet-serving", "system:node:"+c.st.NodeName, []string{"system:nodes"}, []string{c.st.NodeName}, []net.IP{bridge})
+	if err != nil {
+		return clusterCerts{}, err
+	}
+	kubeconfigs := map[string]string{}
+	for _, u := range []struct{ name, cn, org string }{
+		{"admin", "kubernetes-admin", "system:masters"},
+		{"kube-controller-manager", "system:kube-controller-manager", ""},
+		{"kube-scheduler", "system:kube-scheduler", ""},
+		{"kubelet", "system:node:" + c.st.NodeName, "system:nodes"},
+		{"kube-proxy", "system:kube-proxy", ""},
+	} {
+		var orgs []string
+		if u.org != "" {
+			orgs = []string{u.org}
+		}
+		kp, err := pk.issue(u.name, u.cn, orgs, nil, nil)
+		if err != nil {
+			return clusterCerts{}, err
+		}
+		file := filepath.Join(p.config, u.name+".kubeconfig")
+		if u.name == "admin" {
+			file = p.adminKubeconfig
+		}
+		if err := pk.writeKubeconfig(file, u.cn, kp); err != nil {
+			return clusterCerts{}, err
+		}
+		kubeconfigs[u.name] = file
+	}
+	admin, err := pk.issue("admin-probe", "kubernetes-admin", []string{"system:masters"}, nil, nil)
+	if err != nil {
+		return clusterCerts{}, err
+	}
+	if err := c.httpClient(pk, admin); err != nil {
+		return clusterCerts{}, err
+	}
+	c.logf("certificates and kubeconfigs written to %s", p.pki)
+	return clusterCerts{pk: pk, apiserver: f, kubeletServing: kubeletServing, kubeconfigs: kubeconfigs}, nil
+}

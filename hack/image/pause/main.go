@@ -1,7 +1,7 @@
 // Command pause is the sandbox ("pause") container of a pod, like Kubernetes' pause.c: it
 // holds the pod's namespaces open, blocks until SIGTERM or SIGINT (then exits 0) and, as
 // PID 1 of a pod that shares its process namespace, reaps the zombies that are reparented
-// to it. It must be built static (CGO_ENABLED=0); go run ./hack/image --pause does that and
+// to it. It must be built static (CGO_ENABLED=0); `go run . --pause` in hack/image does that and
 // wraps it in an image whose entrypoint is /pause.
 package main
 
