@@ -9,6 +9,7 @@ COPY main.go main.go
 COPY api/ api/
 COPY controllers/ controllers/
 COPY chatrunner/ chatrunner/
+COPY internal/ internal/
 RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} go build -trimpath -ldflags "-s -w" -o manager .
 
 FROM gcr.io/distroless/static:nonroot
