@@ -313,4 +313,3 @@ type GenesysGatewayList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []GenesysGateway `json:"items"`
 }
-
