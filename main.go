@@ -11,7 +11,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
@@ -33,10 +32,12 @@ func main() {
 
 func runOperator(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
-	var metricsAddr, probeAddr string
-	var leaderElect bool
+	var metricsAddr, probeAddr, namespaces string
+	var leaderElect, metricsSecure bool
 	r := &controllers.GatewayReconciler{}
-	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "The address the metrics endpoint binds to; 0 disables it.")
+	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "The address the metrics endpoint binds to; 0 disables it.")
+	fs.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS to authenticated and authorized scrapers only (TokenReview and SubjectAccessReview of GET /metrics); false serves plain HTTP to anyone.")
+	fs.StringVar(&namespaces, "watch-namespaces", "", "Serve only the gateways of these namespaces (comma-separated); empty: every namespace.")
 	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health probes bind to.")
 	fs.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica of the operator is active.")
 	fs.StringVar(&r.GatewayService, "gateway-service", "", "Serve only gateways whose spec.gatewayService is this (empty: those that name none).")
@@ -56,11 +57,11 @@ func runOperator(ctx context.Context, args []string) int {
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme.New(),
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:                metricsOptions(metricsAddr, metricsSecure),
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       leaseID,
-		Cache:                  controllers.CacheOptions(),
+		Cache:                  watchNamespaces(controllers.CacheOptions(), namespaces),
 	})
 	if err != nil {
 		log.Error(err, "Failed to create the manager")
@@ -81,7 +82,8 @@ func runOperator(ctx context.Context, args []string) int {
 		log.Error(err, "Failed to add the ready check")
 		return 1
 	}
-	log.Info("Starting the operator", "gatewayService", r.GatewayService, "runnerImage", r.RunnerImage)
+	log.Info("Starting the operator", "gatewayService", r.GatewayService, "runnerImage", r.RunnerImage,
+		"watchNamespaces", namespaces, "metricsSecure", metricsSecure)
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "Operator stopped with an error")
 		return 1

@@ -159,6 +159,8 @@ var _ = Describe("A gateway's lifecycle: runner loss, operator restart, deletion
 			return *lease.Spec.HolderIdentity
 		}).Should(HavePrefix(pod.Name + "_"))
 		Eventually(func(g Gomega) {
+			status, _ := scrapeOperator(g, pod.Name, "")
+			g.Expect(status).To(Equal(http.StatusUnauthorized), "the metrics refuse an unauthenticated scrape")
 			m := operatorMetrics(g, pod.Name)
 			g.Expect(metricSum(g, m, "controller_runtime_reconcile_total", `controller="genesysgateway"`)).To(BeNumerically(">=", 1))
 			g.Expect(metricSum(g, m, "workqueue_depth", `name="genesysgateway"`)).To(BeZero())
@@ -284,13 +286,6 @@ func operatorPods(g Gomega) []corev1.Pod {
 		}
 	}
 	return live
-}
-
-// operatorMetrics reads an operator pod's metrics (:8080) through the API server's pod proxy.
-func operatorMetrics(g Gomega, pod string) []byte {
-	raw, err := clientset.CoreV1().Pods(operatorNamespace).ProxyGet("http", pod, "8080", "metrics", nil).DoRaw(ctx)
-	g.Expect(err).NotTo(HaveOccurred())
-	return raw
 }
 
 // metricSum sums the samples of a metric whose labels contain a label pair; it fails when
