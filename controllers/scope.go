@@ -22,6 +22,10 @@ type scope struct {
 	// problem is then the first reason one cannot be used, nil when all can.
 	referencesChecked bool
 	problem           *referenceProblem
+	// checkingCredentials is set when every reference was read but the parse of their
+	// certificates and keys had not finished within checkWait: the reconcile stops there,
+	// and runs again when the verdict lands.
+	checkingCredentials bool
 
 	// runnersPruned is set once the runner objects of a gateway that is not deployed are
 	// gone.

@@ -29,10 +29,13 @@ func updateStatus(s *scope) {
 	gw.Status.ObservedGeneration = gw.Generation
 }
 
-// setCredentialsReadyCondition reports whether every reference can be used; unchanged
-// when the reconcile stopped before checking them.
+// setCredentialsReadyCondition reports whether every reference can be used (Unknown while
+// their credentials are being checked); unchanged when the reconcile stopped before
+// checking them.
 func setCredentialsReadyCondition(s *scope) {
 	switch {
+	case s.checkingCredentials:
+		setCondition(s.gateway, chatv1alpha1.CredentialsReadyCondition, metav1.ConditionUnknown, chatv1alpha1.CheckingCredentialsReason, checkingCredentials.message)
 	case !s.referencesChecked:
 	case s.problem != nil:
 		setCondition(s.gateway, chatv1alpha1.CredentialsReadyCondition, metav1.ConditionFalse, s.problem.reason, s.problem.message)
@@ -125,9 +128,10 @@ func setGenesysReachableCondition(s *scope) {
 
 // setReadyCondition sets Ready, with Reconciling and Stalled present only while true
 // (kstatus). The first of these decides: a spec that must change (Stalled), a call that
-// failed and is retried, a reference that cannot be used, a valid gateway that is not
-// deployed, runners rolled out, runners on their way (Reconciling). GenesysReachable does
-// not count: a Genesys outage is not a problem of the gateway's configuration.
+// failed and is retried, a reference that cannot be used, credentials being checked
+// (Reconciling), a valid gateway that is not deployed, runners rolled out, runners on
+// their way (Reconciling). GenesysReachable does not count: a Genesys outage is not a
+// problem of the gateway's configuration.
 func setReadyCondition(s *scope) {
 	gw := s.gateway
 	var status metav1.ConditionStatus
@@ -141,6 +145,8 @@ func setReadyCondition(s *scope) {
 		status, reason, message = metav1.ConditionFalse, chatv1alpha1.ReconciliationFailedReason, s.err.Error()
 	case s.problem != nil:
 		status, reason, message = metav1.ConditionFalse, s.problem.reason, s.problem.message
+	case s.checkingCredentials:
+		status, reason, message, reconciling = metav1.ConditionUnknown, chatv1alpha1.CheckingCredentialsReason, checkingCredentials.message, true
 	case s.runnersPruned:
 		status, reason, message = metav1.ConditionTrue, chatv1alpha1.NotDeployedReason, "The configuration is valid; deploy is false, so no runners run"
 	case s.statefulSet != nil && rolledOut(s.statefulSet, gateway.Replicas(gw)):

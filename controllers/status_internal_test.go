@@ -84,6 +84,11 @@ func TestUpdateStatusReadyReconcilingStalled(t *testing.T) {
 			ready: cond{metav1.ConditionFalse, chatv1alpha1.SecretNotFoundReason}, reconciling: absent, stall: absent,
 			message: problem.message,
 		},
+		"credentials being checked: reconciling": {
+			scope: scope{checkingCredentials: true},
+			ready: cond{metav1.ConditionUnknown, chatv1alpha1.CheckingCredentialsReason}, reconciling: cond{metav1.ConditionTrue, chatv1alpha1.CheckingCredentialsReason}, stall: absent,
+			message: checkingCredentials.message,
+		},
 		"valid and not deployed": {
 			scope: scope{referencesChecked: true, runnersPruned: true},
 			ready: cond{metav1.ConditionTrue, chatv1alpha1.NotDeployedReason}, reconciling: absent, stall: absent,
@@ -144,6 +149,7 @@ func TestUpdateStatusCredentialsReady(t *testing.T) {
 		"not checked: unchanged": {scope: scope{err: errors.New("reading Secret: timeout")}, want: cond{metav1.ConditionTrue, "Before"}},
 		"a problem":              {scope: scope{referencesChecked: true, problem: &referenceProblem{chatv1alpha1.ConfigMapKeyMissingReason, "no key"}}, want: cond{metav1.ConditionFalse, chatv1alpha1.ConfigMapKeyMissingReason}},
 		"all usable":             {scope: scope{referencesChecked: true}, want: cond{metav1.ConditionTrue, chatv1alpha1.ReferencesResolvedReason}},
+		"being checked":          {scope: scope{checkingCredentials: true}, want: cond{metav1.ConditionUnknown, chatv1alpha1.CheckingCredentialsReason}},
 		"usable, then an apply failed": {
 			scope: scope{referencesChecked: true, err: errors.New("applying: conflict")}, want: cond{metav1.ConditionTrue, chatv1alpha1.ReferencesResolvedReason},
 		},

@@ -102,7 +102,16 @@ func isKeyBlock(t string) bool {
 // (ReasonPrivateKeyInvalid) with the password (ReasonPrivateKeyPassword), the key matches a
 // certificate (ReasonPrivateKeyMismatch), the leaf is valid at now
 // (ReasonCertificateExpired). Errors are *Error.
+//
+// Its cost is bounded (see bounds.go and pkcs8.go): larger inputs, longer chains, larger
+// RSA keys and costlier key derivations are refused before they are worked on.
 func ParseCertificate(certPEM, keyPEM, password []byte, now time.Time) (*Certificate, error) {
+	if err := checkPEMSize("certificate PEM", ReasonCertificateInvalid, certPEM); err != nil {
+		return nil, err
+	}
+	if err := checkPEMSize("private key PEM", ReasonPrivateKeyInvalid, keyPEM); err != nil {
+		return nil, err
+	}
 	certs, certKeys, err := splitPEM(certPEM)
 	if err != nil {
 		return nil, err
@@ -182,6 +191,8 @@ func splitPEM(data []byte) ([]*x509.Certificate, []*pem.Block, error) {
 			break
 		}
 		switch {
+		case block.Type == blockCertificate && len(certs) == maxChainCertificates:
+			return nil, nil, fail(ReasonCertificateInvalid, "the PEM holds more than %d certificates; a certificate chain holds a few", maxChainCertificates)
 		case block.Type == blockCertificate:
 			c, err := x509.ParseCertificate(block.Bytes)
 			if err != nil {
@@ -212,6 +223,9 @@ func parseKey(block *pem.Block, password []byte) (crypto.Signer, error) {
 			}
 			return nil, fail(ReasonPrivateKeyInvalid, "the private key (%s, encrypted PEM) cannot be decrypted: its Proc-Type or DEK-Info header is invalid or names an unsupported cipher", block.Type)
 		}
+		if err := checkKeySize(block.Type, plain); err != nil {
+			return nil, err
+		}
 		raw, err := decodePlainKey(block.Type, plain)
 		if err != nil {
 			// Legacy PEM has only a padding check: a wrong password usually shows up as a
@@ -235,6 +249,9 @@ func parsePlainKey(blockType string, der []byte) (crypto.Signer, error) {
 	case blockRSAKey, blockECKey, blockPKCS8:
 	default:
 		return nil, fail(ReasonPrivateKeyInvalid, "the private key block %q is not supported", blockType)
+	}
+	if err := checkKeySize(blockType, der); err != nil {
+		return nil, err
 	}
 	raw, err := decodePlainKey(blockType, der)
 	if err != nil {
@@ -289,8 +306,11 @@ func ParseCABundle(pemData []byte) (*x509.CertPool, int, error) {
 }
 
 // parseCABundle parses every CERTIFICATE block of a bundle: all must parse, and there must
-// be one at least.
+// be one at least; its size and number of certificates are bounded (bounds.go).
 func parseCABundle(pemData []byte) ([]*x509.Certificate, error) {
+	if err := checkPEMSize("CA bundle", ReasonCABundleInvalid, pemData); err != nil {
+		return nil, err
+	}
 	var certs []*x509.Certificate
 	rest := pemData
 	for {
@@ -301,6 +321,9 @@ func parseCABundle(pemData []byte) ([]*x509.Certificate, error) {
 		}
 		if block.Type != blockCertificate {
 			continue
+		}
+		if len(certs) == maxBundleCertificates {
+			return nil, fail(ReasonCABundleInvalid, "the CA bundle holds more than %d certificates", maxBundleCertificates)
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
