@@ -37,7 +37,7 @@ var _ = Describe("Credentials checked before runners start", func() {
 		func(reason string, certPEM, keyPEM func() []byte, message string) {
 			namespace := newNamespace()
 			Expect(k8sClient.Create(ctx, newSecret(namespace, "entra-key-password", map[string]string{"password": password}))).To(Succeed())
-			cert := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "entra-cert"},
+			cert := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "entra-cert", Labels: grantAll()},
 				Data: map[string][]byte{"tls.crt": certPEM(), "tls.key": keyPEM()}}
 			Expect(k8sClient.Create(ctx, cert)).To(Succeed())
 			key := create(entraGateway(namespace, "entra"))
@@ -71,7 +71,7 @@ var _ = Describe("Credentials checked before runners start", func() {
 
 	It("refuses a CA bundle without a certificate", func() {
 		namespace := newNamespace()
-		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "private-ca"},
+		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "private-ca", Labels: grantAll()},
 			Data: map[string]string{"ca.crt": "-----BEGIN NOTHING-----"}})).To(Succeed())
 		gw := minimalGateway(namespace, "ca")
 		gw.Spec.Connection.TLS = &chatv1alpha1.TLS{CABundle: &chatv1alpha1.CABundleReference{Name: "private-ca"}}

@@ -39,11 +39,11 @@ var _ = Describe("Entra ID client credentials end to end: a runner started as it
 		srv := httptest.NewServer(sim)
 		DeferCleanup(srv.Close)
 
-		certSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "entra-cert"}, Data: map[string][]byte{
+		certSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "entra-cert", Labels: grantAll()}, Data: map[string][]byte{
 			"tls.crt": first.CertPEM, "tls.key": first.EncryptedPKCS8PEM(GinkgoTB(), password)}}
 		Expect(k8sClient.Create(ctx, certSecret)).To(Succeed())
 		Expect(k8sClient.Create(ctx, newSecret(ns, "entra-key-password", map[string]string{"password": password}))).To(Succeed())
-		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "private-ca"},
+		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "private-ca", Labels: grantAll()},
 			Data: map[string]string{"ca.crt": string(authority.CAPEM())}})).To(Succeed())
 
 		gw := entraGateway(ns, "globex")

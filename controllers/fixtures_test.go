@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // newNamespace creates a namespace of the test's own.
@@ -41,12 +42,19 @@ func create(gw *chatv1alpha1.GenesysGateway) client.ObjectKey {
 	return client.ObjectKeyFromObject(gw)
 }
 
-// newSecret returns a Secret with the given keys, each with a distinct value.
+// newSecret returns a Secret with the given keys, each with a distinct value, granted to
+// every gateway of its namespace.
 func newSecret(namespace, name string, data map[string]string) *corev1.Secret {
 	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: grantAll()},
 		StringData: data,
 	}
+}
+
+// grantAll are the labels that grant a Secret or ConfigMap to every gateway of its
+// namespace.
+func grantAll() map[string]string {
+	return map[string]string{gateway.LabelGrant: gateway.GrantAll}
 }
 
 // getGateway reads a gateway as the API server has it.

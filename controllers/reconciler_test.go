@@ -62,7 +62,7 @@ var _ = Describe("GenesysGateway reconciler", func() {
 			Expect(k8sClient.Create(ctx, newSecret(namespace, "gms-basic", map[string]string{"username": "u", "password": "p"}))).To(Succeed())
 			Expect(k8sClient.Create(ctx, newSecret(namespace, "bot-token", map[string]string{"token": "t"}))).To(Succeed())
 			Expect(k8sClient.Create(ctx, &corev1.ConfigMap{
-				ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "agents"},
+				ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "agents", Labels: grantAll()},
 				Data:       map[string]string{"agents.yaml": "jane@example.com: Jane\n"},
 			})).To(Succeed())
 			gw = minimalGateway(namespace, "acme")

@@ -18,8 +18,9 @@ func ServiceAccount(gw *chatv1alpha1.GenesysGateway) *corev1ac.ServiceAccountApp
 }
 
 // Role gives the runners exactly what they need: read their own gateway, patch its
-// status, read the Secrets (and agent directory ConfigMap) it references by name, and
-// create events.
+// status, read by name the Secrets and ConfigMaps given, and create events. The caller
+// gives only objects the gateway references that are granted to it (gateway.Granted):
+// naming an object in a gateway must not be enough to read it.
 func Role(gw *chatv1alpha1.GenesysGateway, secretNames, configMapNames []string) *rbacv1ac.RoleApplyConfiguration {
 	rules := []*rbacv1ac.PolicyRuleApplyConfiguration{
 		rbacv1ac.PolicyRule().

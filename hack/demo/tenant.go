@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // The demo tenant: as in config/samples, with the connection pointing at the simulator.
@@ -26,15 +27,18 @@ const (
 var gatewayKey = types.NamespacedName{Namespace: tenantNamespace, Name: gatewayName}
 
 // createTenant creates the tenant's namespace, the Secret with the simulator's Basic
-// credentials, and a deployed GenesysGateway with replicas runners.
+// credentials (granted to the gateway), and a deployed GenesysGateway with replicas runners.
 func createTenant(ctx context.Context, cp *controlPlane, sim *simulator, replicas int) (*chatv1alpha1.GenesysGateway, error) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tenantNamespace}}
 	if err := cp.client.Create(ctx, ns); err != nil {
 		return nil, fmt.Errorf("creating namespace %s: %w", tenantNamespace, err)
 	}
+	// Granted to the demo gateway only: naming a Secret in a gateway is not enough.
+	labels, annotations := gateway.GrantListedTo(gatewayName)
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: tenantNamespace, Name: gmsSecretName},
-		StringData: map[string]string{"username": gmsUser, "password": sim.password},
+		ObjectMeta: metav1.ObjectMeta{Namespace: tenantNamespace, Name: gmsSecretName, Labels: labels, Annotations: annotations},
+		Type:       corev1.SecretTypeBasicAuth,
+		StringData: map[string]string{corev1.BasicAuthUsernameKey: gmsUser, corev1.BasicAuthPasswordKey: sim.password},
 	}
 	if err := cp.client.Create(ctx, secret); err != nil {
 		return nil, fmt.Errorf("creating Secret %s: %w", gmsSecretName, err)

@@ -205,9 +205,12 @@ func newTenant() *tenant {
 	ns := newNamespace()
 	password := randomString()
 	sim := startSimulator(ns, password)
+	// Granted to the tenant's gateway only: naming a Secret in a gateway is not enough.
+	labels, annotations := ggw.GrantListedTo(gatewayName)
 	Expect(k8s.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: basicAuthSecret},
-		StringData: map[string]string{"username": simUser, "password": password},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: basicAuthSecret, Labels: labels, Annotations: annotations},
+		Type:       corev1.SecretTypeBasicAuth,
+		StringData: map[string]string{corev1.BasicAuthUsernameKey: simUser, corev1.BasicAuthPasswordKey: password},
 	})).To(Succeed())
 	gw := newGateway(ns, gatewayName, sim.serviceURL, true)
 	gw.Spec.Connection.BasicAuth = &chatv1alpha1.BasicAuth{SecretRef: chatv1alpha1.SecretReference{Name: basicAuthSecret}}
