@@ -1,10 +1,12 @@
 package chatrunner
 
 import (
+	"fmt"
 	"time"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/escalation"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
 	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
@@ -55,11 +57,22 @@ func engineSettings(snap *live.Snapshot) (chat.Settings, error) {
 	return chat.SettingsFrom(gw, directory), err
 }
 
-// escalationToken reads the escalation API's token from the live snapshot.
-func escalationToken(w *live.Watcher) func() (string, error) {
-	return func() (string, error) {
+// escalationToken reads the escalation API's tokens from the live snapshot: the current
+// one (key token), which the API needs, and while a rotation overlaps the previous one (key
+// token.previous), accepted as well until it is removed from the Secret.
+func escalationToken(w *live.Watcher) escalation.TokenSource {
+	return func() ([]string, error) {
 		snap := w.Current()
-		b, err := snap.SecretKey(gateway.TokenSecretName(snap.Gateway), gateway.TokenKey)
-		return string(b), err
+		name := gateway.TokenSecretName(snap.Gateway)
+		current, err := snap.SecretKey(name, gateway.TokenKey)
+		if err != nil {
+			return nil, err
+		}
+		if len(escalation.Tokens(string(current))) == 0 {
+			return nil, fmt.Errorf("escalation token Secret %q: key %q holds no usable bearer token (only white space, or a line break within)", name, gateway.TokenKey)
+		}
+		// Absent outside a rotation.
+		previous, _ := snap.SecretKey(name, gateway.PreviousTokenKey)
+		return escalation.Tokens(string(current), string(previous)), nil
 	}
 }

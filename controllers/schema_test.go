@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"fmt"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -168,21 +169,113 @@ var _ = Describe("GenesysGateway schema", func() {
 		Entry("0 runners", "a", func(gw *chatv1alpha1.GenesysGateway) {
 			gw.Spec.Runner.Replicas = new(int32(0))
 		}, "replicas in body should be greater than or equal to 1"),
+		// Tenants do not trust each other: what a gateway may say is bounded.
+		Entry("serviceURL with a user name and password", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.ServiceURL = "https://gms-user:hunter2@gms.example.com:8443"
+		}, "serviceURL must not hold a user name or password (user:password@host)"),
+		Entry("serviceURL with a user name", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.ServiceURL = "https://gms-user@gms.example.com/"
+		}, "serviceURL must not hold a user name or password"),
+		Entry("serviceURL with port 0", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.ServiceURL = "https://gms.example.com:0"
+		}, "serviceURL's port must be between 1 and 65535"),
+		Entry("serviceURL with port 99999", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.ServiceURL = "https://gms.example.com:99999/chat"
+		}, "serviceURL's port must be between 1 and 65535"),
+		Entry("serviceURL with a port beyond any integer", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.ServiceURL = "http://gms.example.com:123456789012345678901234567890"
+		}, "serviceURL's port must be between 1 and 65535"),
+		Entry("authority with a user name and password", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.MicrosoftClientCredentials = validMSAL()
+			gw.Spec.Connection.MicrosoftClientCredentials.Authority = "https://app:secret@login.example.com/tenant"
+		}, "authority must not hold a user name or password"),
+		Entry("authority with port 70000", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.MicrosoftClientCredentials = validMSAL()
+			gw.Spec.Connection.MicrosoftClientCredentials.Authority = "https://login.example.com:70000/tenant"
+		}, "authority's port must be between 1 and 65535"),
+		Entry("contextPath with a '..' segment", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.ContextPath = "/genesys/../admin/"
+		}, `spec.connection.contextPath: Invalid value: "/genesys/../admin/": contextPath must not hold a '.' or '..' segment`),
+		Entry("contextPath of '..' alone", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.ContextPath = "/../"
+		}, "contextPath must not hold a '.' or '..' segment"),
+		Entry("contextPath with a '.' segment", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.ContextPath = "/genesys/./chat/"
+		}, "contextPath must not hold a '.' or '..' segment"),
+		Entry("Entra ID contextPath with a '..' segment", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Connection.MicrosoftClientCredentials = validMSAL()
+			gw.Spec.Connection.MicrosoftClientCredentials.ContextPath = "/proxy/../../admin/"
+		}, `spec.connection.microsoftClientCredentials.contextPath: Invalid value: "/proxy/../../admin/": contextPath must not hold a '.' or '..' segment`),
+		Entry("a runner image with a space", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Runner.Image = "registry.example.com/chat runner:v1"
+		}, "image must be an image reference, [registry/]repository[:tag][@digest]"),
+		Entry("a runner image with an upper-case repository", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Runner.Image = "registry.example.com/Chat/Runner:v1"
+		}, "image must be an image reference"),
+		Entry("a runner image with an empty tag", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Runner.Image = "registry.example.com/chat/runner:"
+		}, "image must be an image reference"),
+		Entry("a runner image with a shell command", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Runner.Image = "registry.example.com/chat/runner;rm -rf /"
+		}, "image must be an image reference"),
+		Entry("a runner image with a short digest", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Runner.Image = "registry.example.com/chat/runner@sha256:abc"
+		}, "image must be an image reference"),
 	)
+
+	// As a user writes them in YAML: values the Go types cannot hold.
+	DescribeTable("invalid multipliers are refused in words, not with a regular expression",
+		func(multiplier any, message string) {
+			err := k8sClient.Create(ctx, unstructuredGateway(namespace, "m", multiplier))
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring(message))
+			Expect(err.Error()).NotTo(ContainSubstring("[0-9]"), "no pattern is quoted")
+		},
+		Entry("a word", "abc", `spec.apiRetry.multiplier: Invalid value: "abc": multiplier must be a number: an integer such as 2, or a fraction in quotes such as "1.5"`),
+		Entry("a number with a unit of its own", "2 times", "multiplier must be a number"),
+		Entry("an empty string", "", "multiplier must be a number"),
+		Entry("an integer over 10", int64(11), "multiplier must be between 1 and 10"),
+		Entry("a fraction over 10", "10.5", "multiplier must be between 1 and 10"),
+		Entry("a negative fraction", "-1.5", "multiplier must be between 1 and 10"),
+		// A YAML 1.5 is a JSON number: Kubernetes APIs have no floating-point numbers, and
+		// the API server says which types it takes before any rule runs.
+		Entry("an unquoted fraction", 1.5, `spec.apiRetry.multiplier: Invalid value: "number": spec.apiRetry.multiplier in body must be of type integer,string: "number"`),
+	)
+
+	It("accepts what the rules that bound the spec must not refuse", func() {
+		valid := map[string]func(*chatv1alpha1.GenesysGateway){
+			"port-65535": func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.Connection.ServiceURL = "https://gms.example.com:65535" },
+			"port-1":     func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.Connection.ServiceURL = "http://gms.example.com:1/base" },
+			"ipv6":       func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.Connection.ServiceURL = "http://[fd00::1]:8080" },
+			"at-in-path": func(gw *chatv1alpha1.GenesysGateway) {
+				gw.Spec.Connection.ServiceURL = "https://gms.example.com/tenant@acme"
+			},
+			"dotted-path": func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.Connection.ContextPath = "/v1.2/..chat../" },
+			"image-short": func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.Runner.Image = "ubuntu" },
+			"image-port": func(gw *chatv1alpha1.GenesysGateway) {
+				gw.Spec.Runner.Image = "registry.example.com:5000/team/chat_runner-x:v1.2.0-rc.1"
+			},
+			"image-local": func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.Runner.Image = "localhost/genesys-gateway-operator:e2e" },
+			"image-digest": func(gw *chatv1alpha1.GenesysGateway) {
+				gw.Spec.Runner.Image = "ghcr.io/gatewayops/genesys-gateway-operator@sha256:" + strings.Repeat("0a", 32)
+			},
+			"image-tag-dig": func(gw *chatv1alpha1.GenesysGateway) {
+				gw.Spec.Runner.Image = "ghcr.io/gatewayops/op:v1@sha256:" + strings.Repeat("f", 64)
+			},
+		}
+		for name, mutate := range valid {
+			gw := minimalGateway(namespace, name)
+			// Served by another operator instance: only the schema is under test.
+			gw.Spec.GatewayService = "not-this-operator"
+			mutate(gw)
+			Expect(k8sClient.Create(ctx, gw)).To(Succeed(), name)
+		}
+	})
 
 	It("accepts a multiplier written as a fraction in a string, or as an integer", func() {
 		// As a user writes it in YAML: multiplier: "1.5", or multiplier: 3.
 		for name, m := range map[string]any{"fraction": "1.5", "integer": int64(3)} {
-			u := &unstructured.Unstructured{Object: map[string]any{
-				"apiVersion": chatv1alpha1.GroupVersion.String(),
-				"kind":       "GenesysGateway",
-				"metadata":   map[string]any{"name": name, "namespace": namespace},
-				"spec": map[string]any{
-					"domain":     "acme",
-					"connection": map[string]any{"serviceURL": "https://gms.example.com", "serviceName": "chat"},
-					"apiRetry":   map[string]any{"multiplier": m},
-				},
-			}}
+			u := unstructuredGateway(namespace, name, m)
 			Expect(k8sClient.Create(ctx, u)).To(Succeed())
 			gw := &chatv1alpha1.GenesysGateway{}
 			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(u), gw)).To(Succeed())
@@ -190,6 +283,21 @@ var _ = Describe("GenesysGateway schema", func() {
 		}
 	})
 })
+
+// unstructuredGateway is a minimal gateway as a user writes it, with an apiRetry
+// multiplier of any JSON type.
+func unstructuredGateway(namespace, name string, multiplier any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": chatv1alpha1.GroupVersion.String(),
+		"kind":       "GenesysGateway",
+		"metadata":   map[string]any{"name": name, "namespace": namespace},
+		"spec": map[string]any{
+			"domain":     "acme",
+			"connection": map[string]any{"serviceURL": "https://gms.example.com", "serviceName": "chat"},
+			"apiRetry":   map[string]any{"multiplier": multiplier},
+		},
+	}}
+}
 
 func validMSAL() *chatv1alpha1.MicrosoftClientCredentials {
 	return &chatv1alpha1.MicrosoftClientCredentials{

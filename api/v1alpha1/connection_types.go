@@ -8,11 +8,15 @@ package v1alpha1
 // +kubebuilder:validation:XValidation:rule="!has(self.endpointOverrides) || size(self.endpointOverrides) == 0 || has(self.microsoftClientCredentials)",message="endpointOverrides are only allowed with microsoftClientCredentials (the screen's API Endpoint Overrides are active only with Microsoft client credentials auth)"
 type Connection struct {
 	// serviceURL is the base URL of the GMS instance (Basic tab: Service URL): an absolute
-	// http or https URL, without query or fragment, e.g. https://gms.example.com:8443.
+	// http or https URL, without query or fragment, e.g. https://gms.example.com:8443. It
+	// holds no user name or password (those belong in basicAuth's Secret: whoever may read
+	// the gateway would read them here), and its port, if any, is 1-65535.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != '' && !self.contains('?') && !self.contains('#')",message="serviceURL must be an absolute http or https URL without query or fragment, such as https://gms.example.com:8443"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^:/?#]+://[^/?#]*@')",message="serviceURL must not hold a user name or password (user:password@host): anyone who can read the gateway would read them; put them in the Secret of connection.basicAuth"
+	// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getPort() == '' || (size(url(self).getPort()) <= 5 && int(url(self).getPort()) >= 1 && int(url(self).getPort()) <= 65535)",message="serviceURL's port must be between 1 and 65535, such as https://gms.example.com:8443"
 	ServiceURL string `json:"serviceURL"`
 
 	// contextPath is the prefix of every Chat API v2 path (Basic tab: Context Path).
@@ -88,11 +92,14 @@ type CABundleReference struct {
 	Key string `json:"key,omitempty"`
 }
 
-// ContextPath is a URL path prefix that starts and ends with '/'.
+// ContextPath is a URL path prefix that starts and ends with '/'. It has no '.' or '..'
+// segment: a proxy or GMS would resolve one, and the calls would leave the prefix the
+// gateway names (/genesys/../admin/ is /admin/).
 //
 // +kubebuilder:validation:MinLength=1
 // +kubebuilder:validation:MaxLength=253
 // +kubebuilder:validation:XValidation:rule="self.matches('^/([A-Za-z0-9._~-]+/)*$')",message="contextPath must start and end with '/' and hold only path segments of letters, digits, '.', '_', '~' or '-', like /genesys/2/chat/"
+// +kubebuilder:validation:XValidation:rule="!self.contains('/../') && !self.contains('/./')",message="contextPath must not hold a '.' or '..' segment, like /genesys/../admin/: the calls would leave the path it names"
 type ContextPath string
 
 // PathSegment is a single URL path segment.
@@ -117,6 +124,8 @@ type MicrosoftClientCredentials struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != ''",message="authority must be an absolute https URL, such as https://login.microsoftonline.com/<tenant-id>"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^:/?#]+://[^/?#]*@')",message="authority must not hold a user name or password (user:password@host): anyone who can read the gateway would read them"
+	// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getPort() == '' || (size(url(self).getPort()) <= 5 && int(url(self).getPort()) >= 1 && int(url(self).getPort()) <= 65535)",message="authority's port must be between 1 and 65535"
 	Authority string `json:"authority"`
 
 	// contextPath, when set, replaces connection.contextPath while this authentication is

@@ -231,11 +231,20 @@ type APIRetry struct {
 	// +kubebuilder:validation:Maximum=300000
 	InitialDelayMilliseconds int32 `json:"initialDelayMilliseconds,omitempty"`
 
+	// The multiplier's schema is written here, not generated from resource.Quantity
+	// (Schemaless): the generated one has a pattern that the API server quotes whole at a
+	// value like "abc". The rules below say in words what the pattern and the range mean.
+
 	// multiplier grows each further wait: the previous wait times this (2 means +100%).
-	// At least 1 and at most 10; a fraction is written as a string, e.g. "1.5".
+	// At least 1 and at most 10; a fraction is written as a string, e.g. "1.5". An
+	// unquoted 1.5 is a JSON number, which the API server refuses as "must be of type
+	// integer,string": Kubernetes APIs carry no floating-point numbers.
 	// +optional
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:XIntOrString
 	// +kubebuilder:default="2"
-	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1')) >= 0 && quantity(string(self)).compareTo(quantity('10')) <= 0",message="multiplier must be between 1 and 10, for example 2 or \"1.5\""
+	// +kubebuilder:validation:XValidation:rule="type(self) == int || (type(self) == string && isQuantity(string(self)))",message="multiplier must be a number: an integer such as 2, or a fraction in quotes such as \"1.5\""
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? (int(self) >= 1 && int(self) <= 10) : (!isQuantity(string(self)) || (quantity(string(self)).compareTo(quantity('1')) >= 0 && quantity(string(self)).compareTo(quantity('10')) <= 0))",message="multiplier must be between 1 and 10, for example 2 or \"1.5\""
 	Multiplier *resource.Quantity `json:"multiplier,omitempty"`
 }
 

@@ -78,6 +78,26 @@ type ChatCounters struct {
 	FailedChatsTotal int64 `json:"failedChatsTotal"`
 }
 
+// Bounds of a runner's entry: the numbers of the MaxLength (characters) and MaxItems
+// markers of RunnerStatus, CredentialVersion and ChatStatus, which cannot name a constant.
+// A runner clamps its entry to them before writing it (chatrunner/report, cutting strings
+// to as many bytes, so never to more characters), because one value over a bound makes
+// the API server refuse the whole entry, and every later write of it too; a test compares
+// them with the generated CRD so that they cannot drift apart.
+const (
+	MaxRunnerPodLength          = 253  // RunnerStatus.Pod
+	MaxRunnerErrorLength        = 1024 // RunnerStatus.LastError, RunnerStatus.AuthError
+	MaxRunnerCredentials        = 8    // RunnerStatus.Credentials
+	MaxCredentialNameLength     = 253  // CredentialVersion.Name
+	MaxCredentialVersionLength  = 64   // CredentialVersion.ResourceVersion
+	MaxRunnerChats              = 20   // RunnerStatus.Chats
+	MaxChatIDLength             = 64   // ChatStatus.ID
+	MaxChatConversationIDLength = 256  // ChatStatus.ConversationID
+	MaxChatGenesysChatIDLength  = 128  // ChatStatus.GenesysChatID
+	MaxChatAgentLength          = 256  // ChatStatus.Agent
+	MaxChatErrorLength          = 1024 // ChatStatus.LastError
+)
+
 // RunnerStatus is one runner pod's report.
 type RunnerStatus struct {
 	// pod is the runner pod's name (stable: the StatefulSet's ordinal name).

@@ -37,7 +37,7 @@ func start(t *testing.T, settings func(*chat.Settings), router *escalation.Route
 	}
 	env := chattest.Start(t, s, gmssim.Options{}, chat.Options{IDPrefix: prefix})
 	if tokens == nil {
-		tokens = func() (string, error) { return token, nil }
+		tokens = func() ([]string, error) { return []string{token}, nil }
 	}
 	srv := httptest.NewServer(escalation.NewHandler(escalation.Options{Engine: env.Manager, Tokens: tokens, Router: router, MaxBodyBytes: 4096}))
 	t.Cleanup(srv.Close)
@@ -87,7 +87,7 @@ func TestBearerTokenIsRequiredAndReadLive(t *testing.T) {
 	g := NewWithT(t)
 	var current atomic.Value
 	current.Store(token)
-	r := start(t, nil, nil, "r0", func() (string, error) { return current.Load().(string), nil })
+	r := start(t, nil, nil, "r0", func() ([]string, error) { return []string{current.Load().(string)}, nil })
 	for _, auth := range []string{"", "Bearer wrong", "Basic " + token, "Bearer " + token + "x"} {
 		req, _ := http.NewRequest(http.MethodGet, r.srv.URL+"/v1/chats/r0-1", nil)
 		if auth != "" {
@@ -111,7 +111,7 @@ func TestBearerTokenIsRequiredAndReadLive(t *testing.T) {
 
 func TestMissingTokenRefusesEveryCall(t *testing.T) {
 	g := NewWithT(t)
-	r := start(t, nil, nil, "r0", func() (string, error) { return "", fmt.Errorf("secret has no key") })
+	r := start(t, nil, nil, "r0", func() ([]string, error) { return nil, fmt.Errorf("secret has no key") })
 	status, _, body := r.call(g, http.MethodPost, "/v1/chats", escalationBody("c"))
 	g.Expect(status).To(Equal(http.StatusServiceUnavailable))
 	g.Expect(body["detail"]).To(ContainSubstring("token"))
