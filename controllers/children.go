@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,6 +41,8 @@ func (r *GatewayReconciler) applyRunners(ctx context.Context, gw *chatv1alpha1.G
 		func() error {
 			return applyChild(ctx, r.Client, &corev1.Service{}, render.EscalationService(gw), corev1ac.ExtractService)
 		},
+		// Before the StatefulSet, so that runners start fenced.
+		func() error { return r.applyNetworkPolicy(ctx, gw) },
 		func() error {
 			return applyChild(ctx, r.Client, sts, render.StatefulSet(gw, image), appsv1ac.ExtractStatefulSet)
 		},
@@ -65,6 +68,7 @@ func (r *GatewayReconciler) pruneRunners(ctx context.Context, gw *chatv1alpha1.G
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}},
+		&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}},
 	}
 	for _, obj := range objs {
 		key := client.ObjectKey{Namespace: gw.Namespace, Name: obj.GetName()}
