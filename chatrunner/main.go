@@ -2,6 +2,7 @@ package chatrunner
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
@@ -30,6 +32,9 @@ type Options struct {
 	PodName string
 	// HTTPAddr serves the escalation API.
 	HTTPAddr string
+	// EscalationTLS serves the escalation API over HTTPS with the certificate of the
+	// gateway's spec.runner.escalationTLS, and forwards calls to peers over HTTPS.
+	EscalationTLS bool
 	// HealthAddr serves /healthz and /readyz.
 	HealthAddr string
 	// MetricsAddr serves /metrics.
@@ -50,10 +55,11 @@ func Main(ctx context.Context, args []string) int {
 // and the logs written to logs: several runners can run in one process.
 func MainWithEnv(ctx context.Context, args []string, getenv func(string) string, logs io.Writer) int {
 	fs := flag.NewFlagSet("chat-runner", flag.ContinueOnError)
-	var gateway string
+	var gatewayName string
 	opts := Options{PodName: getenv("POD_NAME")}
-	fs.StringVar(&gateway, "gateway", "", "The GenesysGateway this runner serves, as namespace/name.")
+	fs.StringVar(&gatewayName, "gateway", "", "The GenesysGateway this runner serves, as namespace/name.")
 	fs.StringVar(&opts.HTTPAddr, "http-bind-address", ":8080", "The address the escalation API binds to.")
+	fs.BoolVar(&opts.EscalationTLS, gateway.EscalationTLSFlag, false, "Serve the escalation API over HTTPS with the certificate of the gateway's spec.runner.escalationTLS (read live).")
 	fs.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "The address the health probes bind to.")
 	fs.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":9090", "The address the metrics endpoint binds to.")
 	zapOpts := zap.Options{}
@@ -62,9 +68,9 @@ func MainWithEnv(ctx context.Context, args []string, getenv func(string) string,
 		return 2
 	}
 	log := zap.New(zap.UseFlagOptions(&zapOpts), zap.WriteTo(logs)).WithName("chat-runner")
-	ns, name, ok := strings.Cut(gateway, "/")
+	ns, name, ok := strings.Cut(gatewayName, "/")
 	if !ok || ns == "" || name == "" {
-		log.Error(errors.New("--gateway must be namespace/name"), "Refused to start", "gateway", gateway)
+		log.Error(errors.New("--gateway must be namespace/name"), "Refused to start", "gateway", gatewayName)
 		return 2
 	}
 	if opts.PodName == "" {
@@ -111,10 +117,13 @@ func ordinal(pod string) int {
 }
 
 // serve runs an HTTP server on addr until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, name, addr string, h http.Handler) error {
+func serve(ctx context.Context, name, addr string, h http.Handler, tlsConfig *tls.Config) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening for %s on %s: %w", name, addr, err)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)

@@ -2,6 +2,7 @@ package chatrunner
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"slices"
@@ -98,14 +99,25 @@ func Run(ctx context.Context, opts Options) error {
 		gw := snap.Gateway
 		resolve = escalation.PodResolver(gateway.RunnerName(gw), gateway.HeadlessServiceName(gw), gw.Namespace, gateway.HTTPPort)
 	}
+	var serving *tls.Config
+	var forward http.RoundTripper
+	if opts.EscalationTLS {
+		etls := newEscalationTLS(watcher.Current)
+		if _, _, err := etls.load(); err != nil {
+			return fmt.Errorf("refusing to serve the escalation API without its certificate: %w", err)
+		}
+		serving, forward = etls.serverConfig(), etls
+		resolve = overHTTPS(resolve)
+	}
 	api := escalation.NewHandler(escalation.Options{
 		Engine: engine,
 		Tokens: tokens,
 		Log:    log.WithName("api"),
 		Router: &escalation.Router{
-			Self:     self,
-			Replicas: func() int { return int(gateway.Replicas(watcher.Current().Gateway)) },
-			Resolve:  resolve,
+			Self:      self,
+			Replicas:  func() int { return int(gateway.Replicas(watcher.Current().Gateway)) },
+			Resolve:   resolve,
+			Transport: forward,
 		},
 	})
 	status := report.NewStatusWriter(report.StatusOptions{
@@ -128,12 +140,12 @@ func Run(ctx context.Context, opts Options) error {
 		}, changed)
 		return nil
 	})
-	g.Go(func() error { return serve(ctx, "the escalation API", opts.HTTPAddr, api) })
-	g.Go(func() error { return serve(ctx, "health probes", opts.HealthAddr, probes(watcher, tokens)) })
+	g.Go(func() error { return serve(ctx, "the escalation API", opts.HTTPAddr, api, serving) })
+	g.Go(func() error { return serve(ctx, "health probes", opts.HealthAddr, probes(watcher, tokens), nil) })
 	g.Go(func() error {
-		return serve(ctx, "metrics", opts.MetricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		return serve(ctx, "metrics", opts.MetricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), nil)
 	})
-	log.Info("Started chat runner", "api", opts.HTTPAddr, "health", opts.HealthAddr, "metrics", opts.MetricsAddr)
+	log.Info("Started chat runner", "api", opts.HTTPAddr, "apiTLS", opts.EscalationTLS, "health", opts.HealthAddr, "metrics", opts.MetricsAddr)
 	err = g.Wait()
 	log.Info("Stopped chat runner")
 	return err
@@ -227,7 +239,7 @@ func countStates(st chatv1alpha1.RunnerStatus) map[chatv1alpha1.ChatState]int {
 
 // probes serves /healthz (the process runs) and /readyz (the gateway is known and the
 // escalation token is there).
-func probes(w *live.Watcher, tokens func() (string, error)) http.Handler {
+func probes(w *live.Watcher, tokens escalation.TokenSource) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) { _, _ = fmt.Fprintln(rw, "ok") })
 	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {

@@ -27,8 +27,13 @@ func HeadlessService(gw *chatv1alpha1.GenesysGateway) *corev1ac.ServiceApplyConf
 				WithTargetPort(intstr.FromString("http"))))
 }
 
-// EscalationService is the Service bots call: the escalation API of every ready runner.
+// EscalationService is the Service bots call: the escalation API of every ready runner,
+// on port 80, or 443 (named https) when the API is served over HTTPS.
 func EscalationService(gw *chatv1alpha1.GenesysGateway) *corev1ac.ServiceApplyConfiguration {
+	name, port := "http", int32(gateway.ServicePort)
+	if gw.Spec.Runner.EscalationTLS != nil {
+		name, port = "https", gateway.ServiceTLSPort
+	}
 	return corev1ac.Service(gateway.EscalationServiceName(gw), gw.Namespace).
 		WithLabels(gateway.Labels(gw)).
 		WithOwnerReferences(OwnerReference(gw)).
@@ -36,8 +41,8 @@ func EscalationService(gw *chatv1alpha1.GenesysGateway) *corev1ac.ServiceApplyCo
 			WithType(corev1.ServiceTypeClusterIP).
 			WithSelector(gateway.SelectorLabels(gw)).
 			WithPorts(corev1ac.ServicePort().
-				WithName("http").
+				WithName(name).
 				WithProtocol(corev1.ProtocolTCP).
-				WithPort(gateway.ServicePort).
+				WithPort(port).
 				WithTargetPort(intstr.FromString("http"))))
 }

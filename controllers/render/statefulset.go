@@ -108,13 +108,17 @@ func runnerContainer(gw *chatv1alpha1.GenesysGateway, image string) *corev1ac.Co
 // RunnerArgs are the runner container's arguments: the chat-runner subcommand of the
 // operator binary and the gateway it serves.
 func RunnerArgs(gw *chatv1alpha1.GenesysGateway) []string {
-	return []string{
+	args := []string{
 		gateway.RunnerSubcommand,
 		"--gateway=" + gw.Namespace + "/" + gw.Name,
 		fmt.Sprintf("--http-bind-address=:%d", gateway.HTTPPort),
 		fmt.Sprintf("--health-probe-bind-address=:%d", gateway.HealthPort),
 		fmt.Sprintf("--metrics-bind-address=:%d", gateway.MetricsPort),
 	}
+	if gw.Spec.Runner.EscalationTLS != nil {
+		args = append(args, "--"+gateway.EscalationTLSFlag)
+	}
+	return args
 }
 
 func metav1Selector(labels map[string]string) *metav1ac.LabelSelectorApplyConfiguration {

@@ -52,3 +52,15 @@ func TLSConfig(m TLSMaterial, now time.Time) (*tls.Config, error) {
 	}
 	return cfg, nil
 }
+
+// ServingMaterial is the material of a serving certificate from a kubernetes.io/tls
+// Secret: tls.crt and tls.key serve; peers that call the server are trusted with ca.crt
+// when the Secret has one (cert-manager writes it), else with the certificate itself. The
+// operator checks, and the runner serves, the TLSConfig of this same material.
+func ServingMaterial(cert, key, ca []byte) TLSMaterial {
+	roots := ca
+	if len(roots) == 0 {
+		roots = cert
+	}
+	return TLSMaterial{CABundle: roots, ClientCertificate: cert, ClientKey: key}
+}

@@ -18,6 +18,7 @@ const (
 	FieldEscalationToken   Field = "spec.runner.escalationTokenSecretRef"
 	FieldGeneratedToken    Field = "status.escalationTokenSecretName (generated)"
 	FieldAgentDirectory    Field = "spec.agentDirectory"
+	FieldEscalationTLS     Field = "spec.runner.escalationTLS.secretRef"
 )
 
 // IsTLS tells whether the field belongs to spec.connection.tls: what the transport to
@@ -45,6 +46,10 @@ const (
 	KeyCABundle = "ca.crt"
 	// TokenKey is the key of the escalation token in its Secret.
 	TokenKey = "token"
+	// PreviousTokenKey is the optional key of the escalation token being rotated out: the
+	// runners accept it as well as TokenKey's until it is removed, so bots can move to the
+	// new token one by one without a failed call.
+	PreviousTokenKey = "token.previous"
 )
 
 // Reference is an object a gateway needs: where the spec names it, what it is, and the
@@ -96,6 +101,9 @@ func References(gw *chatv1alpha1.GenesysGateway) []Reference {
 	refs = append(refs, Reference{tokenField, KindSecret, TokenSecretName(gw), []string{TokenKey}})
 	if d := gw.Spec.AgentDirectory; d != nil {
 		refs = append(refs, Reference{FieldAgentDirectory, KindConfigMap, string(d.Name), []string{d.Key}})
+	}
+	if t := gw.Spec.Runner.EscalationTLS; t != nil {
+		refs = append(refs, Reference{FieldEscalationTLS, KindSecret, string(t.SecretRef.Name), []string{KeyTLSCertificate, KeyTLSKey}})
 	}
 	return refs
 }

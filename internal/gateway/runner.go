@@ -16,6 +16,9 @@ const (
 	MetricsPort = 9090
 	// ServicePort is the port of the escalation Service.
 	ServicePort = 80
+	// ServiceTLSPort is the port of the escalation Service when the API is served over
+	// HTTPS (spec.runner.escalationTLS).
+	ServiceTLSPort = 443
 )
 
 const (
@@ -23,6 +26,10 @@ const (
 	ContainerName = "runner"
 	// RunnerSubcommand is the subcommand of the operator binary that runs a chat runner.
 	RunnerSubcommand = "chat-runner"
+	// EscalationTLSFlag is the runner's flag that serves the escalation API over HTTPS,
+	// with the certificate of the gateway's spec.runner.escalationTLS read live. It is a
+	// flag, in the pod template, because the listener cannot change under a running pod.
+	EscalationTLSFlag = "escalation-tls"
 )
 
 // Replicas is the number of runner pods a gateway asks for (0 unless deployed).
