@@ -46,6 +46,7 @@ help: ## Show this help.
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) docs ## Generate the CRD and RBAC manifests (and the API reference) from the Go types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	$(GO) run ./hack/namespacedrole config/rbac/role.yaml config/overlays/namespaced/manager_role.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods.

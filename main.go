@@ -42,6 +42,7 @@ func runOperator(ctx context.Context, args []string) int {
 	fs.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica of the operator is active.")
 	fs.StringVar(&r.GatewayService, "gateway-service", "", "Serve only gateways whose spec.gatewayService is this (empty: those that name none).")
 	fs.StringVar(&r.RunnerImage, "runner-image", os.Getenv("RUNNER_IMAGE"), "Runner image of gateways that set none; defaults to $RUNNER_IMAGE, the operator's own image.")
+	allowedImages := fs.String("allowed-runner-images", "", "Repository prefixes (comma-separated, e.g. registry.example.com/team) that a gateway's spec.runner.image must lie under; \"*\" allows any image; empty: the repository of --runner-image.")
 	fs.IntVar(&r.MaxConcurrentReconciles, "concurrent", 4, "How many gateways are reconciled at once.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
@@ -50,6 +51,12 @@ func runOperator(ctx context.Context, args []string) int {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	images, err := controllers.ParseRunnerImagePolicy(*allowedImages, r.RunnerImage)
+	if err != nil {
+		log.Error(err, "Refused --allowed-runner-images")
+		return 2
+	}
+	r.RunnerImages = images
 
 	leaseID := "genesys-gateway-operator.gatewayops.io"
 	if r.GatewayService != "" {
@@ -83,7 +90,7 @@ func runOperator(ctx context.Context, args []string) int {
 		return 1
 	}
 	log.Info("Starting the operator", "gatewayService", r.GatewayService, "runnerImage", r.RunnerImage,
-		"watchNamespaces", namespaces, "metricsSecure", metricsSecure)
+		"allowedRunnerImages", r.RunnerImages.String(), "watchNamespaces", namespaces, "metricsSecure", metricsSecure)
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "Operator stopped with an error")
 		return 1

@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/events"
@@ -39,6 +40,9 @@ type GatewayReconciler struct {
 	Recorder events.EventRecorder
 	// RunnerImage is the runner image of gateways that set none: the operator's own.
 	RunnerImage string
+	// RunnerImages are the images a gateway may name in spec.runner.image
+	// (--allowed-runner-images); the zero value allows the repository of RunnerImage.
+	RunnerImages RunnerImagePolicy
 	// GatewayService selects the gateways this operator serves: those whose
 	// spec.gatewayService equals it (empty: those that name none).
 	GatewayService string
@@ -51,11 +55,12 @@ type GatewayReconciler struct {
 
 // +kubebuilder:rbac:groups=chat.gatewayops.io,resources=genesysgateways,verbs=get;list;watch
 // +kubebuilder:rbac:groups=chat.gatewayops.io,resources=genesysgateways/status,verbs=get;patch;update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=serviceaccounts;services,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one gateway towards its spec and writes its status at most once.
@@ -102,18 +107,25 @@ func (r *GatewayReconciler) reconcile(ctx context.Context, s *scope) error {
 	if image == "" {
 		return stalling(chatv1alpha1.InvalidConfigurationReason, errNoImage)
 	}
+	if err := checkRunnerImage(gw, r.runnerImagePolicy()); err != nil {
+		return stalling(chatv1alpha1.RunnerImageNotAllowedReason, err)
+	}
 	if err := r.ensureGeneratedToken(ctx, gw); err != nil {
 		return err
 	}
 
 	refs := gateway.References(gw)
-	problem, err := resolve(ctx, r.APIReader, &r.verdicts, client.ObjectKeyFromObject(gw), refs)
+	problem, granted, err := resolve(ctx, r.APIReader, &r.verdicts, client.ObjectKeyFromObject(gw), refs)
 	if err != nil {
 		return err
 	}
+	if problem.checking() { // reconciled again when the verdict lands
+		s.checkingCredentials = true
+		return nil
+	}
 	s.referencesChecked, s.problem = true, problem
 	if problem != nil {
-		return nil
+		return r.revokeUngranted(ctx, gw, granted)
 	}
 
 	if !gw.Spec.Deploy {
@@ -137,7 +149,8 @@ func (r *GatewayReconciler) serves(gw *chatv1alpha1.GenesysGateway) bool {
 }
 
 // SetupWithManager registers the reconciler: gateways this instance serves, the children
-// it owns, and, by metadata only, the Secrets and ConfigMaps gateways reference.
+// it owns, by metadata only the Secrets and ConfigMaps gateways reference, and the
+// gateways whose credentials' check has just finished.
 func (r *GatewayReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	fields := mgr.GetFieldIndexer()
 	if err := fields.IndexField(ctx, &chatv1alpha1.GenesysGateway{}, secretIndex, indexer(gateway.KindSecret)); err != nil {
@@ -155,8 +168,10 @@ func (r *GatewayReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
+		Owns(&networkingv1.NetworkPolicy{}).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.referencing(secretIndex))).
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.referencing(configMapIndex))).
+		WatchesRawSource(r.verdicts.source(ctx)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Named("genesysgateway").
 		Complete(r)

@@ -12,7 +12,7 @@ const (
 	// without a change to its spec (kstatus).
 	StalledCondition = "Stalled"
 	// CredentialsReadyCondition is True when every Secret and ConfigMap the gateway
-	// references exists with the keys it needs.
+	// references exists, is granted to the gateway and has the keys it needs.
 	CredentialsReadyCondition = "CredentialsReady"
 	// RunnersAvailableCondition is True when every desired runner pod is ready; present
 	// only while the gateway is deployed.
@@ -35,6 +35,12 @@ const (
 	ProgressingReason = "Progressing"
 	// ReferencesResolvedReason: every referenced Secret and ConfigMap has what it needs.
 	ReferencesResolvedReason = "ReferencesResolved"
+	// CheckingCredentialsReason: the certificates, keys and CA bundles the gateway
+	// references are being parsed (Ready and CredentialsReady Unknown). The operator parses
+	// them off its reconcile workers, a few at a time and within a time budget, so that a
+	// costly key cannot hold up other gateways; the gateway is reconciled again as soon as
+	// the verdict is known.
+	CheckingCredentialsReason = "CheckingCredentials"
 	// SecretNotFoundReason: a referenced Secret does not exist.
 	SecretNotFoundReason = "SecretNotFound"
 	// SecretKeyMissingReason: a referenced Secret lacks a key it needs.
@@ -43,8 +49,22 @@ const (
 	ConfigMapNotFoundReason = "ConfigMapNotFound"
 	// ConfigMapKeyMissingReason: a referenced ConfigMap lacks a key it needs.
 	ConfigMapKeyMissingReason = "ConfigMapKeyMissing"
+	// SecretNotGrantedReason: a referenced Secret does not grant itself to the gateway (the
+	// label chat.gatewayops.io/grant, and for "listed" the annotation
+	// chat.gatewayops.io/gateways), so the runners may not read it; the message says how
+	// to grant it. Naming a Secret is not enough: the gateway's author also chooses where
+	// its credentials are sent.
+	SecretNotGrantedReason = "SecretNotGranted"
+	// ConfigMapNotGrantedReason: a referenced ConfigMap does not grant itself to the
+	// gateway, as SecretNotGrantedReason.
+	ConfigMapNotGrantedReason = "ConfigMapNotGranted"
 	// InvalidConfigurationReason: the configuration cannot work until the spec changes.
 	InvalidConfigurationReason = "InvalidConfiguration"
+	// RunnerImageNotAllowedReason: spec.runner.image is outside the repositories the
+	// operator runs (--allowed-runner-images); the message names the image and the allowed
+	// prefixes. A runner reads the gateway's Secrets, so a tenant must not choose code the
+	// platform has not vetted to run with them.
+	RunnerImageNotAllowedReason = "RunnerImageNotAllowed"
 	// ReconciliationFailedReason: a call to the API server failed; it is retried.
 	ReconciliationFailedReason = "ReconciliationFailed"
 	// PollSucceededReason: a runner has polled a chat on Genesys and no runner reports an
