@@ -66,6 +66,15 @@ func (c *Client) Chat(ctx context.Context, id string) (Chat, error) {
 	return chat, err
 }
 
+// ChatOfConversation finds the live chat of a bot's conversation on whichever runner
+// carries it (GET /v1/conversations/{conversationId}), for a bot that lost the chat's id.
+// None is a *Problem of type ProblemNotFound.
+func (c *Client) ChatOfConversation(ctx context.Context, conversationID string) (Chat, error) {
+	var chat Chat
+	_, err := c.do(ctx, http.MethodGet, "/v1/conversations/"+url.PathEscape(conversationID), nil, nil, &chat)
+	return chat, err
+}
+
 // Close ends a chat because the user closed the conversation (DELETE /v1/chats/{id}):
 // Disconnect on Genesys, state Ended with reason UserClosed. It returns the ended chat;
 // closing a chat that is over already just returns it.

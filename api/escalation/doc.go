@@ -11,6 +11,7 @@
 //
 //	POST   /v1/chats                       Client.Escalate
 //	GET    /v1/chats/{id}                  Client.Chat
+//	GET    /v1/conversations/{id}          Client.ChatOfConversation
 //	DELETE /v1/chats/{id}                  Client.Close
 //	POST   /v1/chats/{id}/messages         Client.SendMessage
 //	POST   /v1/chats/{id}/typing           Client.Typing

@@ -20,6 +20,20 @@ func (m *Manager) Get(id string) (View, error) {
 	return c.view(), nil
 }
 
+// LiveChatOf returns the live chat of a bot's conversation on this runner, if any: what an
+// escalation of that conversation would return instead of starting a chat.
+func (m *Manager) LiveChatOf(conversationID string) (View, bool) {
+	m.mu.Lock()
+	c, ok := m.byConversation[conversationID]
+	m.mu.Unlock()
+	if !ok {
+		return View{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.view(), true
+}
+
 // SendMessage sends the user's message to the agent.
 func (m *Manager) SendMessage(ctx context.Context, id, text, messageType string) error {
 	return m.call(ctx, id, "sending the message", func(sess *gms.Session, pos int) (*gms.Response, error) {

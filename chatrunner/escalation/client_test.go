@@ -55,6 +55,13 @@ func TestClientCarriesAChat(t *testing.T) {
 	g.Expect(isNew).To(BeFalse(), "200: the live chat of the conversation")
 	g.Expect(again.ID).To(Equal(created.ID))
 	id := created.ID
+	byConversation, err := c.ChatOfConversation(ctx, "conv-client")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(byConversation.ID).To(Equal(id))
+	_, err = c.ChatOfConversation(ctx, "conv-nobody")
+	var notFound *api.Problem
+	g.Expect(errors.As(err, &notFound)).To(BeTrue())
+	g.Expect(notFound.Status).To(Equal(http.StatusNotFound))
 
 	var gid string
 	g.Eventually(func(g Gomega) {

@@ -22,6 +22,7 @@ import (
 type Engine interface {
 	Escalate(ctx context.Context, e chat.Escalation) (chat.View, bool, error)
 	Get(id string) (chat.View, error)
+	LiveChatOf(conversationID string) (chat.View, bool)
 	SendMessage(ctx context.Context, id, text, messageType string) error
 	Typing(ctx context.Context, id string, typing bool) error
 	Present(ctx context.Context, id, url string) error
@@ -61,6 +62,7 @@ func NewHandler(o Options) http.Handler {
 	a.mux.HandleFunc("/v1/chats", a.chats)
 	a.mux.HandleFunc("/v1/chats/{id}", a.chat)
 	a.mux.HandleFunc("/v1/chats/{id}/{action}", a.action)
+	a.mux.HandleFunc("/v1/conversations/{id}", a.conversation)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problemNotFound.with("No such resource: "+r.URL.Path, "").write(w)
 	})
@@ -85,6 +87,20 @@ func (a *server) chats(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.opts.Router != nil && a.opts.Router.forward(w, withBody(r, body), a.opts.Router.ownerOfConversation(req.ConversationID)) {
 		return
+	}
+	// The conversation belongs here now, but its live chat may be on the runner it belonged
+	// to before the gateway was scaled: escalating it again must return that chat, never
+	// open a second Genesys chat for the same user.
+	if _, live := a.opts.Engine.LiveChatOf(req.ConversationID); !live {
+		found, p := a.opts.Router.findOnPeers(r, req.ConversationID)
+		if p != nil {
+			p.write(w)
+			return
+		}
+		if found != nil {
+			writeJSON(w, http.StatusOK, found)
+			return
+		}
 	}
 	v, created, err := a.opts.Engine.Escalate(r.Context(), escalationOf(&req))
 	if err != nil {

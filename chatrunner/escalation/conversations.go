@@ -1,0 +1,117 @@
+package escalation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	api "github.com/gatewayops/genesys-gateway-operator/api/escalation"
+)
+
+// peerLookupTimeout bounds the question to one peer runner whether it carries a
+// conversation's live chat.
+const peerLookupTimeout = 3 * time.Second
+
+// conversationRetryAfter is the Retry-After of an escalation refused because a peer could
+// not say whether it carries the conversation: a rolling update replaces one runner at a
+// time, each back in seconds.
+const conversationRetryAfter = 5 * time.Second
+
+// conversation serves GET /v1/conversations/{id}: the live chat of a bot's conversation,
+// on whichever runner carries it, or 404. A call one runner forwarded to another is
+// answered from that runner alone.
+func (a *server) conversation(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, http.MethodGet)
+		return
+	}
+	id := r.PathValue("id")
+	if id == "" || len(id) > api.MaxConversationIDLength {
+		problemNotFound.with("No such conversation.", "").write(w)
+		return
+	}
+	if v, ok := a.opts.Engine.LiveChatOf(id); ok {
+		writeJSON(w, http.StatusOK, chatOf(v))
+		return
+	}
+	if r.Header.Get(forwardedHeader) == "" {
+		found, p := a.opts.Router.findOnPeers(r, id)
+		if p != nil {
+			p.write(w)
+			return
+		}
+		if found != nil {
+			writeJSON(w, http.StatusOK, found)
+			return
+		}
+	}
+	problemNotFound.with(fmt.Sprintf("No runner of this gateway carries a live chat of conversation %q.", id), "").write(w)
+}
+
+// findOnPeers asks every other runner whether it carries the conversation's live chat,
+// with the caller's credentials. It returns the chat, nil when none does, or a problem
+// when a runner could not answer: then whether the chat exists is unknown, and creating
+// one could duplicate it.
+func (r *Router) findOnPeers(req *http.Request, conversationID string) (*api.Chat, *problem) {
+	if r == nil {
+		return nil, nil
+	}
+	for ordinal := range r.Replicas() {
+		if ordinal == r.Self {
+			continue
+		}
+		found, err := r.askPeer(req, ordinal, conversationID)
+		if err != nil {
+			p := problemUnavailable.with(fmt.Sprintf("Runner %d could not say whether it carries a live chat of this conversation (%v); retry.", ordinal, err), "")
+			p.RetryAfter = conversationRetryAfter
+			return nil, &p
+		}
+		if found != nil {
+			return found, nil
+		}
+	}
+	return nil, nil
+}
+
+// askPeer asks one runner for the conversation's live chat, as a forwarded call.
+func (r *Router) askPeer(req *http.Request, ordinal int, conversationID string) (*api.Chat, error) {
+	base, err := r.Resolve(ordinal)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), peerLookupTimeout)
+	defer cancel()
+	target := base.JoinPath("/v1/conversations", url.PathEscape(conversationID))
+	out, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	out.Header.Set("Authorization", req.Header.Get("Authorization"))
+	out.Header.Set(forwardedHeader, strconv.Itoa(r.Self))
+	transport := r.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	resp, err := transport.RoundTrip(out)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		return nil, nil
+	case http.StatusOK:
+		var c api.Chat
+		if err := json.NewDecoder(io.LimitReader(resp.Body, api.MaxBodyBytes)).Decode(&c); err != nil {
+			return nil, fmt.Errorf("decoding its answer: %w", err)
+		}
+		return &c, nil
+	default:
+		return nil, fmt.Errorf("it answered %s", resp.Status)
+	}
+}

@@ -1,0 +1,115 @@
+package escalation_test
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/escalation"
+)
+
+// owner is the ordinal a conversation hashes to among n runners, as the Router decides.
+func owner(conversation string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(conversation))
+	return int(h.Sum32() % uint32(n))
+}
+
+// fleet is three runners behind one gateway whose replica count the test changes.
+type fleet struct {
+	runners  []*runner
+	replicas atomic.Int32
+	down     atomic.Int32 // ordinal+1 of a runner that does not answer; 0: none
+}
+
+func startFleet(t *testing.T) *fleet {
+	f := &fleet{}
+	urls := make([]*url.URL, 3)
+	resolve := func(ordinal int) (*url.URL, error) {
+		if int(f.down.Load()) == ordinal+1 {
+			return url.Parse("http://127.0.0.1:1") // nothing listens there
+		}
+		return urls[ordinal], nil
+	}
+	replicas := func() int { return int(f.replicas.Load()) }
+	for i := range 3 {
+		r := start(t, nil, &escalation.Router{Self: i, Replicas: replicas, Resolve: resolve}, escalation.ChatIDPrefix(i), nil)
+		urls[i], _ = url.Parse(r.srv.URL)
+		f.runners = append(f.runners, r)
+	}
+	return f
+}
+
+// genesysChats counts the chats requested on Genesys across the runners' simulators.
+func (f *fleet) genesysChats() int {
+	n := 0
+	for _, r := range f.runners {
+		n += len(r.env.Sim.Chats())
+	}
+	return n
+}
+
+// conversationMoving finds a conversation whose owner differs between from and to runners.
+func conversationMoving(from, to int) string {
+	for i := 0; ; i++ {
+		c := fmt.Sprintf("conv-%d", i)
+		if owner(c, from) != owner(c, to) && owner(c, from) < min(from, to) {
+			return c
+		}
+	}
+}
+
+func TestEscalationStaysIdempotentAcrossReplicaChanges(t *testing.T) {
+	for _, tc := range []struct{ from, to int32 }{{2, 3}, {3, 2}, {1, 3}} {
+		t.Run(fmt.Sprintf("%d to %d", tc.from, tc.to), func(t *testing.T) {
+			g := NewWithT(t)
+			f := startFleet(t)
+			f.replicas.Store(tc.from)
+			conv := conversationMoving(int(tc.from), int(tc.to))
+
+			status, _, first := f.runners[0].call(g, http.MethodPost, "/v1/chats", escalationBody(conv))
+			g.Expect(status).To(Equal(http.StatusCreated))
+			id := first["id"].(string)
+			g.Expect(id).To(HavePrefix(escalation.ChatIDPrefix(owner(conv, int(tc.from))) + "-"))
+			g.Eventually(f.genesysChats).WithTimeout(5 * time.Second).Should(Equal(1))
+
+			f.replicas.Store(tc.to)
+			for i := range int(tc.to) {
+				status, _, again := f.runners[i].call(g, http.MethodPost, "/v1/chats", escalationBody(conv))
+				g.Expect(status).To(Equal(http.StatusOK), "runner %d: the live chat, not a new one", i)
+				g.Expect(again["id"]).To(Equal(id))
+				status, _, found := f.runners[i].call(g, http.MethodGet, "/v1/conversations/"+conv, nil)
+				g.Expect(status).To(Equal(http.StatusOK))
+				g.Expect(found["id"]).To(Equal(id))
+			}
+			g.Consistently(f.genesysChats).WithTimeout(200 * time.Millisecond).Should(Equal(1), "never a second Genesys chat for the user")
+
+			status, _, _ = f.runners[0].call(g, http.MethodGet, "/v1/conversations/conv-unknown", nil)
+			g.Expect(status).To(Equal(http.StatusNotFound))
+		})
+	}
+}
+
+func TestEscalationRefusedWhileAPeerCannotSayWhetherItCarriesTheConversation(t *testing.T) {
+	g := NewWithT(t)
+	f := startFleet(t)
+	f.replicas.Store(3)
+	conv := "conv-new"
+	f.down.Store(int32(owner(conv, 3)+1)%3 + 1) // a peer of the owner is down
+	status, header, body := f.runners[owner(conv, 3)].call(g, http.MethodPost, "/v1/chats", escalationBody(conv))
+	g.Expect(status).To(Equal(http.StatusServiceUnavailable), "creating could duplicate a chat the silent runner carries")
+	g.Expect(header.Get("Retry-After")).To(Equal("5"))
+	g.Expect(body["detail"]).To(ContainSubstring("retry"))
+	g.Expect(f.genesysChats()).To(BeZero())
+
+	f.down.Store(0)
+	status, _, _ = f.runners[owner(conv, 3)].call(g, http.MethodPost, "/v1/chats", escalationBody(conv))
+	g.Expect(status).To(Equal(http.StatusCreated))
+}
+
