@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,6 +44,8 @@ func (r *GatewayReconciler) applyRunners(ctx context.Context, gw *chatv1alpha1.G
 		},
 		// Before the StatefulSet, so that runners start fenced.
 		func() error { return r.applyNetworkPolicy(ctx, gw) },
+		// Before the StatefulSet too, so that no drain finds new runners unguarded.
+		func() error { return r.applyPodDisruptionBudget(ctx, gw) },
 		func() error {
 			return applyChild(ctx, r.Client, sts, render.StatefulSet(gw, image), appsv1ac.ExtractStatefulSet)
 		},
@@ -69,6 +72,7 @@ func (r *GatewayReconciler) pruneRunners(ctx context.Context, gw *chatv1alpha1.G
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}},
 		&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}},
+		&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}},
 	}
 	for _, obj := range objs {
 		key := client.ObjectKey{Namespace: gw.Namespace, Name: obj.GetName()}

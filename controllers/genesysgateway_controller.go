@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/events"
@@ -61,6 +62,7 @@ type GatewayReconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one gateway towards its spec and writes its status at most once.
@@ -100,16 +102,10 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 
 // reconcile does the work and records what it observed in the scope. It stops at the
 // first failure; a spec that must change is a stalling error, terminal for
-// controller-runtime.
+// controller-runtime. References are resolved first, so that nothing a gateway's author
+// writes (a refused image, say) can stop a withdrawn grant from leaving the runners' Role.
 func (r *GatewayReconciler) reconcile(ctx context.Context, s *scope) error {
 	gw := s.gateway
-	image := cmp.Or(gw.Spec.Runner.Image, r.RunnerImage)
-	if image == "" {
-		return stalling(chatv1alpha1.InvalidConfigurationReason, errNoImage)
-	}
-	if err := checkRunnerImage(gw, r.runnerImagePolicy()); err != nil {
-		return stalling(chatv1alpha1.RunnerImageNotAllowedReason, err)
-	}
 	if err := r.ensureGeneratedToken(ctx, gw); err != nil {
 		return err
 	}
@@ -126,6 +122,14 @@ func (r *GatewayReconciler) reconcile(ctx context.Context, s *scope) error {
 	s.referencesChecked, s.problem = true, problem
 	if problem != nil {
 		return r.revokeUngranted(ctx, gw, granted)
+	}
+
+	image := cmp.Or(gw.Spec.Runner.Image, r.RunnerImage)
+	if image == "" {
+		return stalling(chatv1alpha1.InvalidConfigurationReason, errNoImage)
+	}
+	if err := checkRunnerImage(gw, r.runnerImagePolicy()); err != nil {
+		return stalling(chatv1alpha1.RunnerImageNotAllowedReason, err)
 	}
 
 	if !gw.Spec.Deploy {
@@ -169,6 +173,7 @@ func (r *GatewayReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
 		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.referencing(secretIndex))).
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.referencing(configMapIndex))).
 		WatchesRawSource(r.verdicts.source(ctx)).
