@@ -28,6 +28,7 @@ func (r *Request) Validate() error {
 	if err := first(
 		required("conversationId", r.ConversationID),
 		bounded("conversationId", r.ConversationID, MaxConversationIDLength),
+		pathSegment("conversationId", r.ConversationID),
 		required("domain", r.Domain),
 		bounded("domain", r.Domain, MaxNameLength),
 		bounded("queue", r.Queue, MaxNameLength),
@@ -112,6 +113,15 @@ func bounded(field, v string, limit int) *FieldError {
 	}
 	if utf8.RuneCountInString(v) > limit {
 		return &FieldError{field, "must be at most " + strconv.Itoa(limit) + " characters"}
+	}
+	return nil
+}
+
+// pathSegment refuses "." and "..": a conversation id is a path segment of
+// GET /v1/conversations/{id}, and these two would be read as a path, not an id.
+func pathSegment(field, v string) *FieldError {
+	if v == "." || v == ".." {
+		return &FieldError{Field: field, Detail: "cannot be \".\" or \"..\""}
 	}
 	return nil
 }

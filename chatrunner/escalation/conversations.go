@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	api "github.com/gatewayops/genesys-gateway-operator/api/escalation"
 )
@@ -16,6 +18,11 @@ import (
 // peerLookupTimeout bounds the question to one peer runner whether it carries a
 // conversation's live chat.
 const peerLookupTimeout = 3 * time.Second
+
+// noLiveChatHeader marks a 404 of GET /v1/conversations/{id} that means "no live chat
+// here", as opposed to a 404 of a runner that does not serve the lookup (an older release
+// during a rolling update), which says nothing about the conversation.
+const noLiveChatHeader = "X-Chat-Runner-No-Live-Chat"
 
 // conversationRetryAfter is the Retry-After of an escalation refused because a peer could
 // not say whether it carries the conversation: a rolling update replaces one runner at a
@@ -31,7 +38,7 @@ func (a *server) conversation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if id == "" || len(id) > api.MaxConversationIDLength {
+	if id == "" || utf8.RuneCountInString(id) > api.MaxConversationIDLength {
 		problemNotFound.with("No such conversation.", "").write(w)
 		return
 	}
@@ -50,6 +57,7 @@ func (a *server) conversation(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	w.Header().Set(noLiveChatHeader, "true")
 	problemNotFound.with(fmt.Sprintf("No runner of this gateway carries a live chat of conversation %q.", id), "").write(w)
 }
 
@@ -61,19 +69,38 @@ func (r *Router) findOnPeers(req *http.Request, conversationID string) (*api.Cha
 	if r == nil {
 		return nil, nil
 	}
-	for ordinal := range r.Replicas() {
+	type answer struct {
+		ordinal int
+		found   *api.Chat
+		err     error
+	}
+	n := r.Replicas()
+	answers := make(chan answer, n)
+	asked := 0
+	for ordinal := range n {
 		if ordinal == r.Self {
 			continue
 		}
-		found, err := r.askPeer(req, ordinal, conversationID)
-		if err != nil {
-			p := problemUnavailable.with(fmt.Sprintf("Runner %d could not say whether it carries a live chat of this conversation (%v); retry.", ordinal, err), "")
-			p.RetryAfter = conversationRetryAfter
-			return nil, &p
+		asked++
+		go func() {
+			found, err := r.askPeer(req, ordinal, conversationID)
+			answers <- answer{ordinal, found, err}
+		}()
+	}
+	var failed *answer
+	for range asked {
+		a := <-answers
+		switch {
+		case a.found != nil:
+			return a.found, nil
+		case a.err != nil && failed == nil:
+			failed = &a
 		}
-		if found != nil {
-			return found, nil
-		}
+	}
+	if failed != nil {
+		p := problemUnavailable.with(fmt.Sprintf("Runner %d could not say whether it carries a live chat of this conversation (%v); retry.", failed.ordinal, failed.err), "")
+		p.RetryAfter = conversationRetryAfter
+		return nil, &p
 	}
 	return nil, nil
 }
@@ -86,7 +113,9 @@ func (r *Router) askPeer(req *http.Request, ordinal int, conversationID string) 
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), peerLookupTimeout)
 	defer cancel()
-	target := base.JoinPath("/v1/conversations", url.PathEscape(conversationID))
+	target := *base
+	target.Path = strings.TrimSuffix(base.Path, "/") + "/v1/conversations/" + conversationID
+	target.RawPath = strings.TrimSuffix(base.EscapedPath(), "/") + "/v1/conversations/" + url.PathEscape(conversationID)
 	out, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
 	if err != nil {
 		return nil, err
@@ -102,10 +131,10 @@ func (r *Router) askPeer(req *http.Request, ordinal int, conversationID string) 
 		return nil, err
 	}
 	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusNotFound:
+	switch {
+	case resp.StatusCode == http.StatusNotFound && resp.Header.Get(noLiveChatHeader) != "":
 		return nil, nil
-	case http.StatusOK:
+	case resp.StatusCode == http.StatusOK:
 		var c api.Chat
 		if err := json.NewDecoder(io.LimitReader(resp.Body, api.MaxBodyBytes)).Decode(&c); err != nil {
 			return nil, fmt.Errorf("decoding its answer: %w", err)

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	. "github.com/onsi/gomega"
 
@@ -26,14 +29,20 @@ type fleet struct {
 	runners  []*runner
 	replicas atomic.Int32
 	down     atomic.Int32 // ordinal+1 of a runner that does not answer; 0: none
+	old      atomic.Int32 // ordinal+1 of a runner of an older release, without the lookup
 }
 
 func startFleet(t *testing.T) *fleet {
 	f := &fleet{}
 	urls := make([]*url.URL, 3)
+	older := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(older.Close)
 	resolve := func(ordinal int) (*url.URL, error) {
 		if int(f.down.Load()) == ordinal+1 {
 			return url.Parse("http://127.0.0.1:1") // nothing listens there
+		}
+		if int(f.old.Load()) == ordinal+1 {
+			return url.Parse(older.URL)
 		}
 		return urls[ordinal], nil
 	}
@@ -56,9 +65,12 @@ func (f *fleet) genesysChats() int {
 }
 
 // conversationMoving finds a conversation whose owner differs between from and to runners.
-func conversationMoving(from, to int) string {
+func conversationMoving(from, to int) string { return conversationMovingWith("conv-", from, to) }
+
+// conversationMovingWith is conversationMoving among ids that start with prefix.
+func conversationMovingWith(prefix string, from, to int) string {
 	for i := 0; ; i++ {
-		c := fmt.Sprintf("conv-%d", i)
+		c := fmt.Sprintf("%s%d", prefix, i)
 		if owner(c, from) != owner(c, to) && owner(c, from) < min(from, to) {
 			return c
 		}
@@ -66,12 +78,15 @@ func conversationMoving(from, to int) string {
 }
 
 func TestEscalationStaysIdempotentAcrossReplicaChanges(t *testing.T) {
-	for _, tc := range []struct{ from, to int32 }{{2, 3}, {3, 2}, {1, 3}} {
-		t.Run(fmt.Sprintf("%d to %d", tc.from, tc.to), func(t *testing.T) {
+	for _, tc := range []struct {
+		from, to int32
+		prefix   string
+	}{{2, 3, "conv-"}, {3, 2, "conv-"}, {1, 3, "conv-"}, {2, 3, strings.Repeat("é", 250) + "/?#"}} {
+		t.Run(fmt.Sprintf("%d to %d, %d characters", tc.from, tc.to, utf8.RuneCountInString(tc.prefix)+1), func(t *testing.T) {
 			g := NewWithT(t)
 			f := startFleet(t)
 			f.replicas.Store(tc.from)
-			conv := conversationMoving(int(tc.from), int(tc.to))
+			conv := conversationMovingWith(tc.prefix, int(tc.from), int(tc.to))
 
 			status, _, first := f.runners[0].call(g, http.MethodPost, "/v1/chats", escalationBody(conv))
 			g.Expect(status).To(Equal(http.StatusCreated))
@@ -84,11 +99,11 @@ func TestEscalationStaysIdempotentAcrossReplicaChanges(t *testing.T) {
 				status, _, again := f.runners[i].call(g, http.MethodPost, "/v1/chats", escalationBody(conv))
 				g.Expect(status).To(Equal(http.StatusOK), "runner %d: the live chat, not a new one", i)
 				g.Expect(again["id"]).To(Equal(id))
-				status, _, found := f.runners[i].call(g, http.MethodGet, "/v1/conversations/"+conv, nil)
+				status, _, found := f.runners[i].call(g, http.MethodGet, "/v1/conversations/"+url.PathEscape(conv), nil)
 				g.Expect(status).To(Equal(http.StatusOK))
 				g.Expect(found["id"]).To(Equal(id))
 			}
-			g.Consistently(f.genesysChats).WithTimeout(200 * time.Millisecond).Should(Equal(1), "never a second Genesys chat for the user")
+			g.Consistently(f.genesysChats).WithTimeout(200*time.Millisecond).Should(Equal(1), "never a second Genesys chat for the user")
 
 			status, _, _ = f.runners[0].call(g, http.MethodGet, "/v1/conversations/conv-unknown", nil)
 			g.Expect(status).To(Equal(http.StatusNotFound))
@@ -113,3 +128,23 @@ func TestEscalationRefusedWhileAPeerCannotSayWhetherItCarriesTheConversation(t *
 	g.Expect(status).To(Equal(http.StatusCreated))
 }
 
+func TestEscalationRefusedWhileAPeerOfAnOlderReleaseCannotBeAsked(t *testing.T) {
+	g := NewWithT(t)
+	f := startFleet(t)
+	f.replicas.Store(3)
+	conv := "conv-rolling"
+	f.old.Store(int32(owner(conv, 3)+1)%3 + 1)
+	status, _, _ := f.runners[owner(conv, 3)].call(g, http.MethodPost, "/v1/chats", escalationBody(conv))
+	g.Expect(status).To(Equal(http.StatusServiceUnavailable), "a 404 from a runner without the lookup says nothing about the conversation")
+	g.Expect(f.genesysChats()).To(BeZero())
+}
+
+func TestConversationIDsThatAreNotPathSegmentsAreRefused(t *testing.T) {
+	g := NewWithT(t)
+	r := start(t, nil, nil, "r0", nil)
+	for _, id := range []string{".", ".."} {
+		status, _, body := r.call(g, http.MethodPost, "/v1/chats", escalationBody(id))
+		g.Expect(status).To(Equal(http.StatusUnprocessableEntity), id)
+		g.Expect(body["field"]).To(Equal("conversationId"))
+	}
+}

@@ -126,14 +126,14 @@ func (f *fixture) start() *live.Watcher {
 
 func (f *fixture) createSecret(name string, data map[string]string) *corev1.Secret {
 	GinkgoHelper()
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns}, StringData: data}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns, Labels: grantAll}, StringData: data}
 	Expect(admin.Create(ctx, s)).To(Succeed())
 	return s
 }
 
 func (f *fixture) createDirectory() *corev1.ConfigMap {
 	GinkgoHelper()
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "agents", Namespace: f.ns},
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "agents", Namespace: f.ns, Labels: grantAll},
 		Data: map[string]string{"agents.yaml": directory}}
 	Expect(admin.Create(ctx, cm)).To(Succeed())
 	return cm
@@ -190,3 +190,6 @@ func keys[V any](m map[string]V) []string {
 	slices.Sort(ks)
 	return ks
 }
+
+// grantAll grants an object to every gateway of its namespace.
+var grantAll = map[string]string{gateway.LabelGrant: gateway.GrantAll}

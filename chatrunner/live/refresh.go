@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
@@ -67,13 +68,17 @@ func (w *Watcher) follow(refs []gateway.Reference) {
 }
 
 // build makes a snapshot of what the watches hold: deep copies, so that nothing the
-// informers own leaves the package.
+// informers own leaves the package. A Secret or ConfigMap that does not grant itself to
+// the gateway (gateway.Granted) is left out, as if it could not be read: the runner's Role
+// loses it at the operator's next reconcile, but the watch's last copy would outlive that,
+// and the gateway's author could meanwhile point serviceURL elsewhere.
 func (w *Watcher) build(gone bool) *Snapshot {
 	snap := &Snapshot{
 		gone:       gone,
 		Secrets:    map[string]*corev1.Secret{},
 		ConfigMaps: map[string]*corev1.ConfigMap{},
 		state:      make(map[string]watchState, len(w.watches)),
+		ungranted:  map[string]bool{},
 	}
 	if w.lastGateway != nil {
 		snap.Gateway = w.lastGateway.DeepCopy()
@@ -82,9 +87,17 @@ func (w *Watcher) build(gone bool) *Snapshot {
 		snap.state[key] = o.state()
 		switch obj := o.get().(type) {
 		case *corev1.Secret:
-			snap.Secrets[o.name] = obj.DeepCopy()
+			if w.granted(obj) {
+				snap.Secrets[o.name] = obj.DeepCopy()
+			} else {
+				snap.ungranted[key] = true
+			}
 		case *corev1.ConfigMap:
-			snap.ConfigMaps[o.name] = obj.DeepCopy()
+			if w.granted(obj) {
+				snap.ConfigMaps[o.name] = obj.DeepCopy()
+			} else {
+				snap.ungranted[key] = true
+			}
 		}
 	}
 	snap.version = version(snap)
@@ -136,4 +149,9 @@ func (w *Watcher) logChanges(prev, next *Snapshot) {
 			w.log.Info("Observed reference change", "kind", kind, "name", name, "resourceVersion", rv)
 		}
 	}
+}
+
+// granted tells whether a referenced object grants itself to the watched gateway.
+func (w *Watcher) granted(obj metav1.Object) bool {
+	return gateway.Granted(obj.GetLabels(), obj.GetAnnotations(), w.gateway.Name)
 }

@@ -38,6 +38,9 @@ type Snapshot struct {
 	// state is how far the watch of each referenced object got, by objectKey; nil in a
 	// Snapshot not built by a Watcher.
 	state map[string]watchState
+	// ungranted are the referenced objects that exist but do not grant themselves to the
+	// gateway, by objectKey: left out of Secrets and ConfigMaps.
+	ungranted map[string]bool
 	// gone is true once the gateway seen was deleted.
 	gone bool
 	// version identifies the content, to publish only changes.
@@ -101,6 +104,8 @@ func (s *Snapshot) absent(kind, name string) error {
 	switch {
 	case s.state != nil && !referenced:
 		return fmt.Errorf("%s %q %w: the gateway does not reference it", kind, name, ErrNotFound)
+	case s.ungranted[objectKey(kind, name)]:
+		return fmt.Errorf("%s %q %w: it does not grant itself to the gateway (label %s)", kind, name, ErrNotFound, gateway.LabelGrant)
 	case referenced && state == refused:
 		return fmt.Errorf("%s %q %w yet: the runner's Role does not allow reading it (yet)", kind, name, ErrNotFound)
 	case referenced && state == pending:

@@ -76,6 +76,27 @@ var _ = Describe("Watcher, as the runner within its Role", func() {
 		Expect(f.logs.String()).To(ContainSubstring(`"msg"="Observed reference change" "kind"="Secret" "name"="acme-gms"`))
 	})
 
+	It("leaves out a Secret that does not grant itself to the gateway, even while its Role still allows reading it", func() {
+		f := newFixture(false)
+		gms := f.createSecret("acme-gms", map[string]string{"username": "bot", "password": password})
+		f.createSecret("acme-escalation-token", map[string]string{"token": token})
+		w := f.start()
+		drain(w)
+
+		gms.Labels = nil // the grant is withdrawn; the Role is narrowed only at the operator's next reconcile
+		gms.StringData = nil
+		Expect(admin.Update(ctx, gms)).To(Succeed())
+		Eventually(w.Changed()).Should(Receive())
+		Eventually(func() error { _, err := w.Current().SecretKey("acme-gms", "password"); return err }).
+			Should(MatchError(ContainSubstring(`Secret "acme-gms" not found: it does not grant itself to the gateway`)))
+		Expect(w.Current().Secrets).NotTo(HaveKey("acme-gms"), "the watch's copy never reaches the runner")
+
+		gms.Labels = grantAll
+		Expect(admin.Update(ctx, gms)).To(Succeed())
+		Eventually(func() ([]byte, error) { return w.Current().SecretKey("acme-gms", "password") }).
+			Should(Equal([]byte(password)), "granted again: back at once")
+	})
+
 	It("shows a referenced Secret created after the start, and its deletion", func() {
 		f := newFixture(false)
 		f.createSecret("acme-gms", map[string]string{"username": "bot", "password": password})
