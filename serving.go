@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -18,6 +19,9 @@ func metricsOptions(addr string, secure bool) metricsserver.Options {
 	if secure {
 		opts.SecureServing = true
 		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		// HTTP/1.1 only, as the kubebuilder scaffold does: HTTP/2's stream reset and
+		// continuation floods (CVE-2023-44487, CVE-2023-39325) need no credentials.
+		opts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
 	}
 	return opts
 }

@@ -2,6 +2,7 @@ package chatrunner
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
 	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
 	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
+	"github.com/go-logr/logr"
 )
 
 // escalationTLS serves the escalation API over HTTPS with the certificate of the gateway's
@@ -23,15 +25,19 @@ import (
 // Secret's ca.crt names (or the certificate itself when it has none).
 type escalationTLS struct {
 	current func() *live.Snapshot
+	log     logr.Logger
 
 	mu      sync.Mutex
 	version string
 	cfg     *tls.Config
 	forward *http.Transport
+	// failed is the version of the Secret that did not parse: not parsed again on every
+	// handshake, and logged once.
+	failed string
 }
 
-func newEscalationTLS(current func() *live.Snapshot) *escalationTLS {
-	return &escalationTLS{current: current}
+func newEscalationTLS(current func() *live.Snapshot, log logr.Logger) *escalationTLS {
+	return &escalationTLS{current: current, log: log}
 }
 
 // load returns the configuration of the current snapshot's Secret, parsing it when its
@@ -46,18 +52,23 @@ func (e *escalationTLS) load() (*tls.Config, *http.Transport, error) {
 	rv, _ := snap.ResourceVersion(gateway.KindSecret, name)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.cfg != nil && rv == e.version {
+	if e.cfg != nil && (rv == e.version || rv == e.failed) {
 		return e.cfg, e.forward, nil
 	}
-	cfg, err := escalationTLSConfig(snap, name)
+	cfg, peers, err := escalationTLSConfig(snap, name)
 	if err != nil {
 		if e.cfg != nil {
+			e.failed = rv
+			e.log.Error(err, "Kept the escalation API's previous certificate")
 			return e.cfg, e.forward, nil
 		}
 		return nil, nil, err
 	}
+	// Peers are trusted with the Secret's roots alone, not the system's, and reached
+	// directly, never through an HTTP proxy: the calls carry the bot's token.
 	fwd := gms.NewTransport()
-	fwd.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.RootCAs}
+	fwd.Proxy = nil
+	fwd.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: peers}
 	if e.forward != nil {
 		e.forward.CloseIdleConnections()
 	}
@@ -66,22 +77,27 @@ func (e *escalationTLS) load() (*tls.Config, *http.Transport, error) {
 }
 
 // escalationTLSConfig parses the Secret: tls.crt and tls.key serve; ca.crt, or tls.crt
-// itself, is what peers are trusted with.
-func escalationTLSConfig(snap *live.Snapshot, name string) (*tls.Config, error) {
+// itself, is the pool peers are trusted with.
+func escalationTLSConfig(snap *live.Snapshot, name string) (*tls.Config, *x509.CertPool, error) {
 	crt, err := snap.SecretKey(name, gateway.KeyTLSCertificate)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	key, err := snap.SecretKey(name, gateway.KeyTLSKey)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ca, _ := snap.SecretKey(name, gateway.KeyCABundle) // optional
-	cfg, err := credentials.TLSConfig(credentials.ServingMaterial(crt, key, ca), time.Now())
+	material := credentials.ServingMaterial(crt, key, ca)
+	cfg, err := credentials.TLSConfig(material, time.Now())
 	if err != nil {
-		return nil, fmt.Errorf("Secret %q named by %s: %w", name, gateway.FieldEscalationTLS, err)
+		return nil, nil, fmt.Errorf("Secret %q named by %s: %w", name, gateway.FieldEscalationTLS, err)
 	}
-	return cfg, nil
+	peers, _, err := credentials.ParseCABundle(material.CABundle)
+	if err != nil {
+		return nil, nil, fmt.Errorf("Secret %q named by %s: %w", name, gateway.FieldEscalationTLS, err)
+	}
+	return cfg, peers, nil
 }
 
 // serverConfig is the listener's TLS configuration: TLS 1.2 at the least, the certificate

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,7 +49,7 @@ func TestEscalationAPIOverTLSWithLiveRotationAndTLSForwarding(t *testing.T) {
 	second := testcerts.NewServerCert(t, "127.0.0.1")
 	var snap atomic.Pointer[live.Snapshot]
 	snap.Store(tlsSnapshot(first, "1"))
-	etls := newEscalationTLS(snap.Load)
+	etls := newEscalationTLS(snap.Load, logr.Discard())
 	_, _, err := etls.load()
 	g.Expect(err).NotTo(HaveOccurred())
 
@@ -85,6 +86,10 @@ func TestEscalationAPIOverTLSWithLiveRotationAndTLSForwarding(t *testing.T) {
 		return resp.StatusCode, nil
 	}
 	g.Expect(get()).To(Equal(http.StatusOK), "a peer forwards over HTTPS, trusting the certificate itself when the Secret has no ca.crt")
+	_, fwd, err := etls.load()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(fwd.TLSClientConfig.RootCAs.Equal(trust(first))).To(BeTrue(), "peers are trusted with the Secret's roots alone, not the system's")
+	g.Expect(fwd.Proxy).To(BeNil(), "never through an HTTP proxy: the calls carry the bot's token")
 
 	snap.Store(tlsSnapshot(second, "2"))
 	got, err := servedCertificate(addr, trust(second))
@@ -100,7 +105,7 @@ func TestEscalationAPIOverTLSWithLiveRotationAndTLSForwarding(t *testing.T) {
 	g.Expect(got).To(Equal(second.Leaf), "a broken renewal keeps the certificate in use")
 
 	other := testcerts.NewServerCert(t, "127.0.0.1")
-	stranger := newEscalationTLS(func() *live.Snapshot { return tlsSnapshot(other, "1") })
+	stranger := newEscalationTLS(func() *live.Snapshot { return tlsSnapshot(other, "1") }, logr.Discard())
 	req, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/", nil)
 	_, err = stranger.RoundTrip(req)
 	g.Expect(err).To(MatchError(ContainSubstring("certificate")), "a peer that trusts another certificate refuses to forward")
@@ -110,10 +115,10 @@ func TestEscalationTLSRefusesToStartWithoutAUsableCertificate(t *testing.T) {
 	g := NewWithT(t)
 	snap := tlsSnapshot(testcerts.NewServerCert(t, "127.0.0.1"), "1")
 	snap.Secrets["api-tls"].Data["tls.crt"] = []byte("not PEM")
-	_, _, err := newEscalationTLS(func() *live.Snapshot { return snap }).load()
+	_, _, err := newEscalationTLS(func() *live.Snapshot { return snap }, logr.Discard()).load()
 	g.Expect(err).To(MatchError(ContainSubstring(`Secret "api-tls" named by spec.runner.escalationTLS.secretRef`)))
 
 	snap.Gateway.Spec.Runner.EscalationTLS = nil
-	_, _, err = newEscalationTLS(func() *live.Snapshot { return snap }).load()
+	_, _, err = newEscalationTLS(func() *live.Snapshot { return snap }, logr.Discard()).load()
 	g.Expect(err).To(MatchError(ContainSubstring("spec.runner.escalationTLS is not set")))
 }

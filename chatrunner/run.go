@@ -102,7 +102,7 @@ func Run(ctx context.Context, opts Options) error {
 	var serving *tls.Config
 	var forward http.RoundTripper
 	if opts.EscalationTLS {
-		etls := newEscalationTLS(watcher.Current)
+		etls := newEscalationTLS(watcher.Current, log.WithName("tls"))
 		if _, _, err := etls.load(); err != nil {
 			return fmt.Errorf("refusing to serve the escalation API without its certificate: %w", err)
 		}

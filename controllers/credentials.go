@@ -209,7 +209,7 @@ func (c *verdictCache) check(gw string, refs []reference, versions map[gateway.F
 	var b strings.Builder // the versions of what is parsed: another change needs no check
 	for _, r := range refs {
 		if slices.Contains(parsedFields, r.Field) {
-			fmt.Fprintf(&b, "%s=%s/%s@%s;", r.Field, r.Kind, r.Name, versions[r.Field])
+			fmt.Fprintf(&b, "%s=%s/%s%v@%s;", r.Field, r.Kind, r.Name, r.Keys, versions[r.Field])
 		}
 	}
 	key := b.String()

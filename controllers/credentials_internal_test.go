@@ -35,6 +35,11 @@ func TestVerdictsAreReusedForTheSameVersionsOnly(t *testing.T) {
 		NotTo(BeIdenticalTo(first), "a verdict expires, so an expiring certificate is noticed")
 	g.Expect(cache.check("tenant/globex", refs, map[gateway.Field]string{gateway.FieldCABundle: "1"}, bad, now)).
 		NotTo(BeIdenticalTo(first), "verdicts are per gateway")
+
+	otherKey := []reference{{Field: gateway.FieldCABundle, Kind: gateway.KindConfigMap, Name: "ca", Keys: []string{"bundle.pem"}}}
+	good := map[gateway.Field]map[string][]byte{gateway.FieldCABundle: {"bundle.pem": testcerts.NewClientCert(t, testcerts.CertOptions{}).RootPEM()}}
+	g.Expect(cache.check("tenant/globex", otherKey, map[gateway.Field]string{gateway.FieldCABundle: "1"}, good, now)).
+		To(BeNil(), "another key of the same object version is another check")
 }
 
 // TestOperatorRefusesWhatTheRunnerRefuses is the operator's half of the runner's

@@ -48,9 +48,6 @@ type Options struct {
 	PollLateness func(time.Duration)
 }
 
-// maxStatusChats bounds the chats of a runner's status entry (the CRD's MaxItems).
-const maxStatusChats = 20
-
 // Manager runs every chat of one runner.
 type Manager struct {
 	opts     Options

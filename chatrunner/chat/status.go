@@ -32,11 +32,11 @@ func (m *Manager) Status() chatv1alpha1.RunnerStatus {
 	if m.counts.authFailed {
 		st.AuthError = m.counts.lastError
 	}
-	picked := make([]*chat, 0, maxStatusChats)
-	for e := m.active.Back(); e != nil && len(picked) < maxStatusChats; e = e.Prev() {
+	picked := make([]*chat, 0, chatv1alpha1.MaxRunnerChats)
+	for e := m.active.Back(); e != nil && len(picked) < chatv1alpha1.MaxRunnerChats; e = e.Prev() {
 		picked = append(picked, e.Value.(*chat))
 	}
-	for i := len(m.ended) - 1; i >= 0 && len(picked) < maxStatusChats; i-- {
+	for i := len(m.ended) - 1; i >= 0 && len(picked) < chatv1alpha1.MaxRunnerChats; i-- {
 		picked = append(picked, m.ended[i])
 	}
 	m.mu.Unlock()

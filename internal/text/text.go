@@ -14,7 +14,10 @@ func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	const ellipsis = "…"
+	ellipsis := "…"
+	if n < len(ellipsis) { // no room for the mark: cut only
+		ellipsis, n = "", max(n, 0)
+	}
 	cut := n - len(ellipsis)
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--

@@ -20,4 +20,10 @@ func TestTruncate(t *testing.T) {
 	g.Expect(len(cut)).To(BeNumerically("<=", text.NoteLimit))
 	g.Expect(utf8.ValidString(cut)).To(BeTrue(), "never cuts a character in two")
 	g.Expect(cut).To(HaveSuffix("…"))
+
+	for n := range 4 {
+		short := text.Truncate("éé", n)
+		g.Expect(len(short)).To(BeNumerically("<=", n), "a limit below the mark's size cuts without it")
+		g.Expect(utf8.ValidString(short)).To(BeTrue())
+	}
 }
