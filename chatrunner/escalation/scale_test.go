@@ -64,10 +64,8 @@ func (f *fleet) genesysChats() int {
 	return n
 }
 
-// conversationMoving finds a conversation whose owner differs between from and to runners.
-func conversationMoving(from, to int) string { return conversationMovingWith("conv-", from, to) }
-
-// conversationMovingWith is conversationMoving among ids that start with prefix.
+// conversationMovingWith finds a conversation, among ids that start with prefix, whose
+// owner differs between from and to runners and still runs after the change.
 func conversationMovingWith(prefix string, from, to int) string {
 	for i := 0; ; i++ {
 		c := fmt.Sprintf("%s%d", prefix, i)
