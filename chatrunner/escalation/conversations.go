@@ -46,19 +46,26 @@ func (a *server) conversation(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, chatOf(v))
 		return
 	}
-	if r.Header.Get(forwardedHeader) == "" {
-		found, p := a.opts.Router.findOnPeers(r, id)
-		if p != nil {
-			p.write(w)
-			return
-		}
-		if found != nil {
-			writeJSON(w, http.StatusOK, found)
-			return
-		}
+	if r.Header.Get(forwardedHeader) == "" && a.answeredByPeers(w, r, id) {
+		return
 	}
 	w.Header().Set(noLiveChatHeader, "true")
 	problemNotFound.with(fmt.Sprintf("No runner of this gateway carries a live chat of conversation %q.", id), "").write(w)
+}
+
+// answeredByPeers answers with the conversation's live chat on another runner, or with the
+// problem of a runner that could not say, and reports whether it answered.
+func (a *server) answeredByPeers(w http.ResponseWriter, r *http.Request, conversationID string) bool {
+	found, p := a.opts.Router.findOnPeers(r, conversationID)
+	switch {
+	case p != nil:
+		p.write(w)
+	case found != nil:
+		writeJSON(w, http.StatusOK, found)
+	default:
+		return false
+	}
+	return true
 }
 
 // findOnPeers asks every other runner whether it carries the conversation's live chat,

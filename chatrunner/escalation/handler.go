@@ -91,16 +91,8 @@ func (a *server) chats(w http.ResponseWriter, r *http.Request) {
 	// The conversation belongs here now, but its live chat may be on the runner it belonged
 	// to before the gateway was scaled: escalating it again must return that chat, never
 	// open a second Genesys chat for the same user.
-	if _, live := a.opts.Engine.LiveChatOf(req.ConversationID); !live {
-		found, p := a.opts.Router.findOnPeers(r, req.ConversationID)
-		if p != nil {
-			p.write(w)
-			return
-		}
-		if found != nil {
-			writeJSON(w, http.StatusOK, found)
-			return
-		}
+	if _, live := a.opts.Engine.LiveChatOf(req.ConversationID); !live && a.answeredByPeers(w, r, req.ConversationID) {
+		return
 	}
 	v, created, err := a.opts.Engine.Escalate(r.Context(), escalationOf(&req))
 	if err != nil {
