@@ -64,12 +64,12 @@ vet: ## Run go vet (every module; test/e2e with its build tag).
 	for m in $(NESTED_MODULES); do (cd $$m && $(GO) vet ./...); done
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Run golangci-lint (.golangci.yml) on every module; fails if any module has findings.
+lint: $(GOLANGCI_LINT) ## Run golangci-lint (.golangci.yml) on every module (runs on one machine wait for each other); fails if any module has findings.
 	status=0; \
-	$(GOLANGCI_LINT) run ./... || status=1; \
+	$(GOLANGCI_LINT) run --allow-serial-runners ./... || status=1; \
 	for m in $(NESTED_MODULES); do \
 		echo "golangci-lint in $$m"; \
-		(cd $$m && $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml ./...) || status=1; \
+		(cd $$m && $(GOLANGCI_LINT) run --allow-serial-runners --config $(CURDIR)/.golangci.yml ./...) || status=1; \
 	done; \
 	exit $$status
 
