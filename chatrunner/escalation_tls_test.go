@@ -71,10 +71,9 @@ func TestEscalationAPIOverTLSWithLiveRotationAndTLSForwarding(t *testing.T) {
 		WithTimeout(5 * time.Second).Should(Equal(first.Leaf))
 
 	plain, err := http.Get("http://" + addr + "/")
-	if err == nil {
-		plain.Body.Close()
-		g.Expect(plain.StatusCode).To(Equal(http.StatusBadRequest), "plain HTTP is answered with a TLS error, never served")
-	}
+	g.Expect(err).NotTo(HaveOccurred())
+	plain.Body.Close()
+	g.Expect(plain.StatusCode).To(Equal(http.StatusBadRequest), "plain HTTP is answered with an error, never served")
 
 	get := func() (int, error) {
 		req, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/", nil)

@@ -87,7 +87,7 @@ func TestClientCarriesAChat(t *testing.T) {
 			got <- p
 		}
 	}()
-	time.Sleep(50 * time.Millisecond)
+	g.Consistently(got).WithTimeout(100*time.Millisecond).ShouldNot(Receive(), "the long poll waits while nothing happens")
 	g.Expect(r.env.Sim.AgentJoin(gid, gmssim.Agent{Nickname: "Alice", Email: "alice@acme.example"})).To(Succeed())
 	g.Eventually(got).Should(Receive(HaveField("Events", ContainElement(SatisfyAll(
 		HaveField("Seq", BeEquivalentTo(2)), HaveField("Kind", api.EventAgentJoined), HaveField("Agent", "Alice"))))))
