@@ -85,7 +85,9 @@ func (c *Client) Close(ctx context.Context, id string) (Chat, error) {
 }
 
 // SendMessage sends the user's message to the agent (POST /v1/chats/{id}/messages). While
-// the chat is Requesting it is a ProblemConflict: retry once Genesys has the chat.
+// the chat is Requesting it is a ProblemConflict: retry once Genesys has the chat. A
+// ProblemGenesysRefused means Genesys refused the message: it did not reach the agent
+// (Typing and Present answer the same way).
 func (c *Client) SendMessage(ctx context.Context, id string, m MessageRequest) error {
 	_, err := c.do(ctx, http.MethodPost, chatPath(id)+"/messages", nil, m, nil)
 	return err

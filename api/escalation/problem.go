@@ -36,8 +36,14 @@ const (
 	// ProblemUnavailable (503): the runner cannot serve now (its token is unreadable, the
 	// runner owning the chat does not answer).
 	ProblemUnavailable = ProblemTypeBase + "unavailable"
-	// ProblemGenesysError (502): Genesys refused or failed the call after retries.
+	// ProblemGenesysError (502): Genesys failed the call after retries (no answer, HTTP
+	// errors, statusCode 1); the chat goes on unless its events say otherwise.
 	ProblemGenesysError = ProblemTypeBase + "genesys-error"
+	// ProblemGenesysRefused (502): Genesys refused a message, typing or pushed URL with
+	// statusCode 2: it did not reach the agent. Detail gives Genesys' error code and advice
+	// and says whether the chat ended with it (its events then end with ended or failed).
+	// Resending the same call unchanged does not help.
+	ProblemGenesysRefused = ProblemTypeBase + "genesys-refused"
 	// ProblemInternal (500): the runner failed; its logs say why.
 	ProblemInternal = ProblemTypeBase + "internal"
 	// ProblemMethodNotAllowed (405): the resource has no such method.

@@ -15,11 +15,16 @@ const genericAgentName = "Agent"
 // agentPool is the runner's escalation agents: units of capacity that carry up to
 // maxChatsPerAgent chats each. An agent whose chat request Genesys refused is marked
 // unavailable, so a failing Genesys sheds new escalations at once instead of piling them
-// up; every agent is re-announced available each availabilityRefresh.
+// up. Every agent is back in service on the next successful Chat API call, so a short
+// outage costs seconds, not an availabilityRefresh (which stays the upper bound). With
+// every agent out of service and no chat left to poll, one escalation at a time is let
+// through as a probe: its Request Chat is that next call.
 type agentPool struct {
 	load        []int
 	unavailable []bool
 	refreshed   time.Time
+	// probing is set while a probe's Request Chat is in flight.
+	probing bool
 }
 
 // resize follows a change of spec.agentsPerNode; chats keep the agent they have.
@@ -68,6 +73,33 @@ func (p *agentPool) assign(perAgent int) int {
 		p.load[best]++
 	}
 	return best
+}
+
+// assignProbe picks the least loaded agent out of service with room for a probe, or -1
+// when a probe is in flight already or none has room.
+func (p *agentPool) assignProbe(perAgent int) int {
+	if p.probing {
+		return -1
+	}
+	best := -1
+	for i, l := range p.load {
+		if !p.unavailable[i] || l >= perAgent {
+			continue
+		}
+		if best < 0 || l < p.load[best] {
+			best = i
+		}
+	}
+	if best >= 0 {
+		p.load[best]++
+		p.probing = true
+	}
+	return best
+}
+
+// restore puts every agent back in service: Genesys answered a Chat API call.
+func (p *agentPool) restore() {
+	clear(p.unavailable)
 }
 
 // release frees a chat's place on its agent.

@@ -67,7 +67,9 @@ func (m *Manager) Present(ctx context.Context, id, url string) error {
 
 // call runs one user-side Genesys call on a chat that has a session and is not over. A
 // response's events and end of chat apply as a poll's would; a failed call is returned
-// to the caller, and ends the chat only when Genesys says it is over.
+// to the caller, and ends the chat only when Genesys says it is over. A call Genesys
+// refused (statusCode 2) is a *RefusedError even when it ended the chat: the bot must not
+// take a refused message for a delivered one.
 func (m *Manager) call(ctx context.Context, id, what string, do func(*gms.Session, int) (*gms.Response, error)) error {
 	c, err := m.get(id)
 	if err != nil {
@@ -88,13 +90,25 @@ func (m *Manager) call(ctx context.Context, id, what string, do func(*gms.Sessio
 
 	resp, err := do(sess, pos)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if terminal(c.state) {
+	if terminal(c.state) { // closed meanwhile: the call's own outcome is all there is to say
+		c.mu.Unlock()
+		if gerr := refusal(err); gerr != nil {
+			return &RefusedError{What: what, Ended: true, Err: gerr}
+		}
 		return err
 	}
-	if err := m.handle(c, resp, err); err != nil {
-		c.lastError = err.Error()
-		return fmt.Errorf("%s to Genesys: %w", what, err)
+	herr := m.handle(c, resp, err)
+	if cause := mayHaveEnded(herr); cause != nil {
+		c.mu.Unlock()
+		return &RefusedError{What: what, Ended: !m.confirmAlive(c, cause), Err: cause}
+	}
+	defer c.mu.Unlock()
+	if gerr := refusal(err); gerr != nil { // handle ended the chat (chatEnded)
+		return &RefusedError{What: what, Ended: true, Err: gerr}
+	}
+	if herr != nil {
+		c.lastError = herr.Error()
+		return fmt.Errorf("%s to Genesys: %w", what, herr)
 	}
 	return nil
 }

@@ -18,6 +18,10 @@ type chat struct {
 	id         string
 	escalation Escalation
 
+	// probe is set on a chat let through while every agent was out of service: its Request
+	// Chat tells whether Genesys answers again.
+	probe bool
+
 	// polling is set while a Refresh Chat of this chat is in flight.
 	polling atomic.Bool
 	// entry is the chat's place in the schedule (the scheduler's lock guards it).

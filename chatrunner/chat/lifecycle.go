@@ -45,12 +45,15 @@ func (m *Manager) Escalate(ctx context.Context, e Escalation) (View, bool, error
 		return c.view(), false, nil
 	}
 	m.agents.refresh(now, s.AvailabilityRefresh)
-	slot := m.agents.assign(s.MaxChatsPerAgent)
+	slot, probe := m.agents.assign(s.MaxChatsPerAgent), false
+	if slot < 0 && m.agents.available() == 0 {
+		slot = m.agents.assignProbe(s.MaxChatsPerAgent)
+		probe = slot >= 0
+	}
 	if slot < 0 {
+		// Also with every agent out of service: the probe in flight may bring them back
+		// at any moment.
 		err := &CapacityError{Capacity: m.agents.available() * s.MaxChatsPerAgent, RetryAfter: capacityRetryAfter}
-		if err.Capacity == 0 {
-			err.RetryAfter = max(time.Second, m.agents.refreshed.Add(s.AvailabilityRefresh).Sub(now))
-		}
 		m.mu.Unlock()
 		return View{}, false, err
 	}
@@ -58,6 +61,7 @@ func (m *Manager) Escalate(ctx context.Context, e Escalation) (View, bool, error
 		id:          m.newID(),
 		escalation:  e,
 		slot:        slot,
+		probe:       probe,
 		state:       chatv1alpha1.ChatRequesting,
 		requestTime: now,
 		transcript:  gms.NewTranscript(),
@@ -131,6 +135,11 @@ func (m *Manager) request(c *chat) {
 	if m.base.Err() == nil {
 		m.observeCall(err, false)
 	}
+	if c.probe {
+		m.mu.Lock()
+		m.agents.probing = false
+		m.mu.Unlock()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if sess != nil {
@@ -197,21 +206,30 @@ func (m *Manager) poll(c *chat, due time.Time) {
 	}
 	m.observeCall(err, true)
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if terminal(c.state) {
+		c.mu.Unlock()
 		return
 	}
-	if err := m.handle(c, resp, err); err != nil {
+	err = m.handle(c, resp, err)
+	if cause := mayHaveEnded(err); cause != nil {
+		c.mu.Unlock()
+		m.confirmAlive(c, cause)
+		return
+	}
+	if err != nil {
 		m.fail(c, err)
 	}
+	c.mu.Unlock()
 }
 
 // observeCall records the outcome of a poll or a chat request in the runner's counters:
-// the last successful poll, and the current error (cleared by the next success).
+// the last successful poll, and the current error (cleared by the next success). A
+// success puts every agent back in service: Genesys answers again.
 func (m *Manager) observeCall(err error, poll bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err == nil {
+		m.agents.restore()
 		if poll {
 			m.counts.lastPoll = m.clock.Now()
 		}
@@ -240,16 +258,18 @@ func authFailure(err error) bool {
 }
 
 // handle applies a response's new events and its end of chat. It returns the call's error
-// when the chat goes on (for the caller to report or fail the chat), nil otherwise.
+// when the chat goes on (for the caller to report or fail the chat), nil otherwise. A
+// statusCode 2 without chatEnded is returned too: the chat may have ended, and the caller
+// confirms with a Refresh (confirmAlive) instead of ending it on a guess.
 func (m *Manager) handle(c *chat, resp *gms.Response, err error) error {
 	for _, e := range c.transcript.Accept(resp) {
 		m.apply(c, e)
 	}
-	var gerr *gms.Error
+	gerr := refusal(err)
 	switch {
 	case terminal(c.state):
 		return nil
-	case errors.As(err, &gerr) && gerr.StatusCode == gms.StatusUnrecoverable && gerr.HTTPStatus/100 == 2:
+	case gerr != nil && gerr.ChatEnded:
 		// Genesys' own verdict on the chat; a proxy's 4xx is a failed call instead.
 		m.endByGenesys(c, gerr)
 		return nil

@@ -247,7 +247,27 @@ func TestCapacityRefusesBeyondAgentsTimesChats(t *testing.T) {
 	h.escalate("conv-c")
 }
 
-func TestAgentRefusedRequestsShedCapacityUntilRefresh(t *testing.T) {
+func TestAgentsRecoverOnceGenesysAnswers(t *testing.T) {
+	h := newHarness(t, func(s *chat.Settings) { s.Agents, s.AvailabilityRefresh = 3, time.Hour }, gmssim.Options{})
+	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultHTTPStatus, Op: gms.OpRequestChat, HTTPStatus: 503})
+	for _, conv := range []string{"x1", "x2", "x3"} {
+		v, _, err := h.m.Escalate(context.Background(), escalation(conv))
+		h.Expect(err).NotTo(HaveOccurred())
+		h.waitState(v.ID, chatv1alpha1.ChatFailed)
+	}
+	h.Expect(h.m.Status().Agents).To(BeZero(), "refused requests take agents out of service")
+
+	// Genesys is healthy again: the next escalation is accepted at once, not an hour later
+	// at the availability refresh, and its success brings every agent back.
+	h.sim.ClearFaults()
+	v, _, err := h.m.Escalate(context.Background(), escalation("x4"))
+	h.Expect(err).NotTo(HaveOccurred())
+	h.waitState(v.ID, chatv1alpha1.ChatWaitingForAgent)
+	h.Expect(h.m.Status().Agents).To(Equal(int32(3)))
+	h.escalate("x5")
+}
+
+func TestAgentsOutOfServiceShedAllButOneProbe(t *testing.T) {
 	h := newHarness(t, func(s *chat.Settings) { s.Agents, s.AvailabilityRefresh = 2, time.Hour }, gmssim.Options{})
 	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultHTTPStatus, Op: gms.OpRequestChat, HTTPStatus: 503})
 	for _, conv := range []string{"x1", "x2"} {
@@ -255,20 +275,23 @@ func TestAgentRefusedRequestsShedCapacityUntilRefresh(t *testing.T) {
 		h.Expect(err).NotTo(HaveOccurred())
 		h.waitState(v.ID, chatv1alpha1.ChatFailed)
 	}
-	h.Expect(h.m.Status().Agents).To(Equal(int32(0)))
-	_, _, err := h.m.Escalate(context.Background(), escalation("x3"))
-	var full *chat.CapacityError
-	h.Expect(errors.As(err, &full)).To(BeTrue())
-	h.Expect(full.RetryAfter).To(BeNumerically(">", 30*time.Minute), "until the agents are re-announced")
+	h.Expect(h.m.Status().Agents).To(BeZero())
 
-	// Re-announced at the availability refresh.
+	// One escalation probes Genesys; while its request is in flight the others are shed.
 	h.sim.ClearFaults()
-	s := *h.m.Settings()
-	s.AvailabilityRefresh = time.Millisecond
-	h.m.Configure(s)
-	v, _, err := h.m.Escalate(context.Background(), escalation("x4"))
+	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultDelay, Op: gms.OpRequestChat, Delay: 300 * time.Millisecond, Times: 1})
+	probe, _, err := h.m.Escalate(context.Background(), escalation("probe"))
 	h.Expect(err).NotTo(HaveOccurred())
-	h.waitState(v.ID, chatv1alpha1.ChatWaitingForAgent)
+	_, _, err = h.m.Escalate(context.Background(), escalation("shed"))
+	var full *chat.CapacityError
+	h.Expect(errors.As(err, &full)).To(BeTrue(), "err = %v", err)
+	h.Expect(full.Capacity).To(BeZero())
+	h.Expect(full.RetryAfter).To(Equal(10*time.Second), "retry soon: the probe may bring the agents back")
+
+	// The probe's success brings the agents back.
+	h.waitState(probe.ID, chatv1alpha1.ChatWaitingForAgent)
+	h.Expect(h.m.Status().Agents).To(Equal(int32(2)))
+	h.escalate("shed")
 }
 
 func TestEscalationValidation(t *testing.T) {

@@ -224,6 +224,7 @@ func (a *server) fail(w http.ResponseWriter, err error) {
 		invalid  *chat.InvalidError
 		state    *chat.StateError
 		capacity *chat.CapacityError
+		refused  *chat.RefusedError
 		gerr     *gms.Error
 	)
 	switch {
@@ -239,6 +240,8 @@ func (a *server) fail(w http.ResponseWriter, err error) {
 		p := problemOverCapacity.with(capacity.Error()+"; retry later", "")
 		p.RetryAfter = capacity.RetryAfter
 		p.write(w)
+	case errors.As(err, &refused): // before gms.Error, which it wraps
+		problemRefused.with(refused.Error()+refusedAdvice(refused), "").write(w)
 	case errors.As(err, &gerr):
 		problemUpstream.with(err.Error(), "").write(w)
 	default:
@@ -323,4 +326,13 @@ func parseWait(s string) (time.Duration, error) {
 func methodNotAllowed(w http.ResponseWriter, allow string) {
 	w.Header().Set("Allow", allow)
 	problemMethodNotAllowed.with("Allowed: "+allow+".", "").write(w)
+}
+
+// refusedAdvice tells the bot what a refusal means for the conversation: the call did
+// not reach the agent either way, and whether a retry can help.
+func refusedAdvice(e *chat.RefusedError) string {
+	if e.Ended {
+		return ". It did not reach the agent. Do not resend: the chat is over (see its last event); escalate again to reach an agent."
+	}
+	return ". It did not reach the agent. The chat goes on: tell the user, or send it again later."
 }

@@ -25,7 +25,8 @@ var (
 	problemPresentDisabled  = problem{Type: api.ProblemPresentContentDisabled, Title: "Present content is not supported by this gateway", Status: http.StatusConflict}
 	problemOverCapacity     = problem{Type: api.ProblemOverCapacity, Title: "The gateway is at capacity", Status: http.StatusServiceUnavailable}
 	problemUnavailable      = problem{Type: api.ProblemUnavailable, Title: "The runner cannot serve this call now", Status: http.StatusServiceUnavailable}
-	problemUpstream         = problem{Type: api.ProblemGenesysError, Title: "Genesys refused or failed the call", Status: http.StatusBadGateway}
+	problemUpstream         = problem{Type: api.ProblemGenesysError, Title: "Genesys failed the call", Status: http.StatusBadGateway}
+	problemRefused          = problem{Type: api.ProblemGenesysRefused, Title: "Genesys refused the call; it did not reach the agent", Status: http.StatusBadGateway}
 	problemInternal         = problem{Type: api.ProblemInternal, Title: "Internal error", Status: http.StatusInternalServerError}
 	problemMethodNotAllowed = problem{Type: api.ProblemMethodNotAllowed, Title: "Method not allowed", Status: http.StatusMethodNotAllowed}
 )

@@ -91,7 +91,7 @@ func TestRetryWaitsGrowUpToTheCap(t *testing.T) {
 
 	done := async(func() (*gms.Response, error) { return c.Refresh(ctx(t), session, 1) })
 	for _, d := range []time.Duration{4200 * time.Millisecond, 8400 * time.Millisecond, 16800 * time.Millisecond, 30 * time.Second, 30 * time.Second} {
-		expectWait(g, clk, srv.attempts, d)
+		expectBackoff(g, clk, srv.attempts, d)
 	}
 	r := receive(g, done)
 	e := asGMSError(g, r.err)
@@ -126,7 +126,7 @@ func TestInitialDelayIsCapped(t *testing.T) {
 	}}
 	c, clk := serve(t, srv, gms.RetryPolicy{MaxAttempts: 2, InitialDelay: 45 * time.Second, Multiplier: 2}, nil)
 	done := async(func() (*gms.Response, error) { return c.Refresh(ctx(t), session, 1) })
-	expectWait(g, clk, srv.attempts, gms.MaxRetryWait)
+	expectBackoff(g, clk, srv.attempts, gms.MaxRetryWait)
 	g.Expect(receive(g, done).err).NotTo(HaveOccurred())
 }
 
@@ -147,12 +147,14 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 		retryAfter string
 		initial    time.Duration
 		want       time.Duration
+		// backoff: want is a back-off step, with its jitter; else the exact wait.
+		backoff bool
 	}{
-		{"longer than the backoff", http.StatusTooManyRequests, "20", time.Second, 20 * time.Second},
-		{"shorter than the backoff", http.StatusServiceUnavailable, "1", 5 * time.Second, 5 * time.Second},
-		{"capped", http.StatusServiceUnavailable, "120", time.Second, gms.MaxRetryWait},
-		{"HTTP date", http.StatusServiceUnavailable, epoch.Add(15 * time.Second).Format(http.TimeFormat), time.Second, 15 * time.Second},
-		{"ignored on other statuses", http.StatusBadGateway, "20", time.Second, time.Second},
+		{"longer than the backoff", http.StatusTooManyRequests, "20", time.Second, 20 * time.Second, false},
+		{"shorter than the backoff", http.StatusServiceUnavailable, "1", 5 * time.Second, 5 * time.Second, true},
+		{"capped", http.StatusServiceUnavailable, "120", time.Second, gms.MaxRetryWait, false},
+		{"HTTP date", http.StatusServiceUnavailable, epoch.Add(15 * time.Second).Format(http.TimeFormat), time.Second, 15 * time.Second, false},
+		{"ignored on other statuses", http.StatusBadGateway, "20", time.Second, time.Second, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
@@ -166,7 +168,11 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 			}}
 			c, clk := serve(t, srv, gms.RetryPolicy{MaxAttempts: 2, InitialDelay: tc.initial, Multiplier: 2}, nil)
 			done := async(func() (*gms.Response, error) { return c.Refresh(ctx(t), session, 1) })
-			expectWait(g, clk, srv.attempts, tc.want)
+			if tc.backoff {
+				expectBackoff(g, clk, srv.attempts, tc.want)
+			} else {
+				expectWait(g, clk, srv.attempts, tc.want)
+			}
 			r := receive(g, done)
 			g.Expect(r.err).NotTo(HaveOccurred())
 			g.Expect(r.resp.StatusCode).To(Equal(0))
@@ -211,14 +217,14 @@ func TestConfigureTakesEffectOnTheNextCall(t *testing.T) {
 	s.Retry = gms.RetryPolicy{MaxAttempts: 2, InitialDelay: 7 * time.Second}
 	g.Expect(c.Configure(s)).To(Succeed())
 	// The call in flight keeps its server and its policy: 3 attempts, waits 1s then 3s.
-	expectWait(g, clk, first.attempts, time.Second)
-	expectWait(g, clk, first.attempts, 3*time.Second)
+	expectBackoff(g, clk, first.attempts, time.Second)
+	expectBackoff(g, clk, first.attempts, 3*time.Second)
 	g.Expect(asGMSError(g, receive(g, done).err).Attempts).To(Equal(3))
 	g.Expect(first.attempts()).To(Equal(3))
 
 	// The next call uses the new server and policy.
 	done = async(func() (*gms.Response, error) { return c.Refresh(ctx(t), session, 1) })
-	expectWait(g, clk, second.attempts, 7*time.Second)
+	expectBackoff(g, clk, second.attempts, 7*time.Second)
 	g.Expect(asGMSError(g, receive(g, done).err).Attempts).To(Equal(2))
 	g.Expect(second.attempts()).To(Equal(2))
 	g.Expect(second.request(0).URL.Path).To(Equal("/genesys/2/chat/svc/c1/refresh"))
@@ -300,7 +306,7 @@ func TestAuthorizerIsCalledOnEveryAttempt(t *testing.T) {
 	})
 	g.Expect(err).NotTo(HaveOccurred())
 	done := async(func() (*gms.Response, error) { return c.Refresh(ctx(t), session, 1) })
-	expectWait(g, clk, srv.attempts, time.Second)
+	expectBackoff(g, clk, srv.attempts, time.Second)
 	g.Expect(receive(g, done).err).NotTo(HaveOccurred())
 	g.Expect(srv.request(0).Header.Get("Authorization")).To(Equal("Bearer token-1"))
 	g.Expect(srv.request(1).Header.Get("Authorization")).To(Equal("Bearer token-2"))
@@ -358,7 +364,7 @@ func TestFailedAttemptsStillAdoptTheAlias(t *testing.T) {
 	c, clk := serve(t, srv, gms.RetryPolicy{MaxAttempts: 2, InitialDelay: time.Second}, nil)
 	s := gms.NewSession("c1", "u1", "k", "117")
 	done := async(func() (*gms.Response, error) { return c.Refresh(ctx(t), s, 1) })
-	expectWait(g, clk, srv.attempts, time.Second)
+	expectBackoff(g, clk, srv.attempts, time.Second)
 	g.Expect(receive(g, done).err).NotTo(HaveOccurred())
 	g.Expect(srv.request(0).PostForm.Get(gms.ParamAlias)).To(Equal("117"))
 	g.Expect(srv.request(1).PostForm.Get(gms.ParamAlias)).To(Equal("205"), "the retry sends the alias the failed attempt named")

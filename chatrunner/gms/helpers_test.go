@@ -32,17 +32,33 @@ func async(call func() (*gms.Response, error)) <-chan result {
 }
 
 // expectWait asserts that the client, after attempt number attempts() failed, waits exactly
-// d on clk before its next attempt: it is still waiting after d-1ms, and attempts again
-// after d.
+// d on clk before its next attempt: a Retry-After, or the cap.
 func expectWait(g *WithT, clk *clocktesting.FakeClock, attempts func() int, d time.Duration) {
+	g.THelper()
+	expectWaitWithin(g, clk, attempts, d, d)
+}
+
+// expectBackoff asserts that the client waits a back-off step of d with its jitter: d, or
+// the greatest unjittered step when d is more, stretched by up to a fifth, never above
+// gms.MaxRetryWait.
+func expectBackoff(g *WithT, clk *clocktesting.FakeClock, attempts func() int, d time.Duration) {
+	g.THelper()
+	lo := min(d, gms.MaxRetryWait*5/6)
+	expectWaitWithin(g, clk, attempts, lo, min(lo*6/5, gms.MaxRetryWait))
+}
+
+// expectWaitWithin asserts that the client, after attempt number attempts() failed, waits
+// between lo and hi on clk before its next attempt: it is still waiting after lo-1ms, and
+// has attempted again after hi.
+func expectWaitWithin(g *WithT, clk *clocktesting.FakeClock, attempts func() int, lo, hi time.Duration) {
 	g.THelper()
 	g.Eventually(clk.HasWaiters).Should(BeTrue(), "the client waits before its next attempt")
 	n := attempts()
-	clk.Step(d - time.Millisecond)
-	g.Expect(clk.HasWaiters()).To(BeTrue(), "the wait is longer than %s", d-time.Millisecond)
+	clk.Step(lo - time.Millisecond)
+	g.Expect(clk.HasWaiters()).To(BeTrue(), "the wait is longer than %s", lo-time.Millisecond)
 	g.Expect(attempts()).To(Equal(n))
-	clk.Step(time.Millisecond)
-	g.Eventually(attempts).Should(Equal(n+1), "the client attempts again after %s", d)
+	clk.Step(hi - lo + time.Millisecond)
+	g.Eventually(attempts).Should(Equal(n+1), "the client attempts again within %s", hi)
 }
 
 // receive waits for a background call's result.

@@ -81,20 +81,30 @@ func (c *Client) doCall(ctx context.Context, op Operation, s *Session, form url.
 	}
 }
 
+// retryJitter spreads each wait over [w, w*(1+retryJitter)], so that the chats a Genesys
+// outage hit together do not retry in lock-step and hit it together again.
+const retryJitter = 0.2
+
 // newBackoff returns the waits of p: InitialDelay, then each wait Multiplier times the
-// previous one, never above MaxRetryWait, without jitter.
+// previous one, each stretched by up to retryJitter at random. The unjittered waits stop
+// growing at MaxRetryWait/(1+retryJitter), so that a jittered wait stays within
+// MaxRetryWait and waits at the cap are spread too.
 func newBackoff(p RetryPolicy) *wait.Backoff {
 	factor := p.Multiplier
 	if factor < 1 {
 		factor = 1
 	}
 	return &wait.Backoff{
-		Duration: max(p.InitialDelay, 0),
+		Duration: min(max(p.InitialDelay, 0), jitterCap),
 		Factor:   factor,
+		Jitter:   retryJitter,
 		Steps:    p.attempts(),
-		Cap:      MaxRetryWait,
+		Cap:      jitterCap,
 	}
 }
+
+// jitterCap is the greatest unjittered wait: jittered, it stays within MaxRetryWait.
+const jitterCap = time.Duration(float64(MaxRetryWait) / (1 + retryJitter))
 
 // sleep waits d on the client's clock, or until ctx ends and returns its error.
 func (c *Client) sleep(ctx context.Context, d time.Duration) error {

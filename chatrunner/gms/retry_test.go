@@ -18,16 +18,43 @@ func waits(p RetryPolicy) []time.Duration {
 	return out
 }
 
+// expectWaits asserts that the waits of p are the steps base, each stretched by up to
+// retryJitter and never above MaxRetryWait.
+func expectWaits(g *WithT, p RetryPolicy, base ...time.Duration) {
+	g.THelper()
+	got := waits(p)
+	g.Expect(got).To(HaveLen(len(base)))
+	for i, w := range got {
+		g.Expect(w).To(BeNumerically(">=", base[i]), "wait %d of %v", i, got)
+		g.Expect(w).To(BeNumerically("<=", min(time.Duration(float64(base[i])*(1+retryJitter)), MaxRetryWait)), "wait %d of %v", i, got)
+	}
+}
+
 func TestBackoffWaits(t *testing.T) {
 	g := NewWithT(t)
-	g.Expect(waits(RetryPolicy{MaxAttempts: 6, InitialDelay: 4200 * time.Millisecond, Multiplier: 2})).To(Equal([]time.Duration{
-		4200 * time.Millisecond, 8400 * time.Millisecond, 16800 * time.Millisecond, 30 * time.Second, 30 * time.Second,
-	}))
-	g.Expect(waits(RetryPolicy{MaxAttempts: 3, InitialDelay: time.Second, Multiplier: 0})).To(Equal([]time.Duration{time.Second, time.Second}))
-	g.Expect(waits(RetryPolicy{MaxAttempts: 3, InitialDelay: time.Second, Multiplier: 0.5})).To(Equal([]time.Duration{time.Second, time.Second}))
-	g.Expect(waits(RetryPolicy{MaxAttempts: 2, InitialDelay: time.Minute, Multiplier: 2})).To(Equal([]time.Duration{MaxRetryWait}))
+	// The steps stop growing at 25s, which jitter stretches to at most MaxRetryWait (30s).
+	expectWaits(g, RetryPolicy{MaxAttempts: 6, InitialDelay: 4200 * time.Millisecond, Multiplier: 2},
+		4200*time.Millisecond, 8400*time.Millisecond, 16800*time.Millisecond, 25*time.Second, 25*time.Second)
+	expectWaits(g, RetryPolicy{MaxAttempts: 3, InitialDelay: time.Second, Multiplier: 0}, time.Second, time.Second)
+	expectWaits(g, RetryPolicy{MaxAttempts: 3, InitialDelay: time.Second, Multiplier: 0.5}, time.Second, time.Second)
+	expectWaits(g, RetryPolicy{MaxAttempts: 2, InitialDelay: time.Minute, Multiplier: 2}, 25*time.Second)
 	g.Expect(waits(RetryPolicy{MaxAttempts: 0})).To(BeEmpty())
 	g.Expect(RetryPolicy{MaxAttempts: -3}.attempts()).To(Equal(1))
+}
+
+func TestBackoffWaitsAreSpread(t *testing.T) {
+	g := NewWithT(t)
+	// Chats that fail together do not retry together: neither below the cap nor at it.
+	for _, p := range []RetryPolicy{
+		{MaxAttempts: 2, InitialDelay: time.Second, Multiplier: 2},
+		{MaxAttempts: 2, InitialDelay: time.Minute, Multiplier: 2},
+	} {
+		seen := map[time.Duration]bool{}
+		for range 20 {
+			seen[waits(p)[0]] = true
+		}
+		g.Expect(len(seen)).To(BeNumerically(">", 10), "20 first waits of %+v", p)
+	}
 }
 
 func TestRetryAfterHeader(t *testing.T) {

@@ -313,7 +313,7 @@ func TestStaleAliasIsRetriedButCannotRecover(t *testing.T) {
 	s, _ := e.start()
 	stale := gms.NewSession(s.ChatID, s.UserID, s.SecureKey(), "1")
 	done := async(func() (*gms.Response, error) { return e.client.Refresh(ctx(t), stale, 1) })
-	expectWait(g, e.clock, e.attempts(gms.OpRefresh), time.Second)
+	expectBackoff(g, e.clock, e.attempts(gms.OpRefresh), time.Second)
 	err := asGMSError(g, receive(g, done).err)
 	g.Expect(err.Code()).To(Equal("status_1"))
 	g.Expect(err.Attempts).To(Equal(2))
@@ -404,7 +404,7 @@ func TestRetriedFaults(t *testing.T) {
 			f.Op, f.ChatID, f.Times = gms.OpRefresh, s.ChatID, 1
 			e.sim.Inject(f)
 			done := async(func() (*gms.Response, error) { return e.client.Refresh(ctx(t), s, tr.Position()) })
-			expectWait(g, e.clock, e.attempts(gms.OpRefresh), time.Second)
+			expectBackoff(g, e.clock, e.attempts(gms.OpRefresh), time.Second)
 			r := receive(g, done)
 			g.Expect(r.err).NotTo(HaveOccurred())
 			g.Expect(tr.Accept(r.resp)).To(HaveLen(1))
@@ -422,8 +422,8 @@ func TestRetriedFaults(t *testing.T) {
 			f.Times = 0
 			e.sim.Inject(f)
 			done = async(func() (*gms.Response, error) { return e.client.Refresh(ctx(t), s, tr.Position()) })
-			expectWait(g, e.clock, e.attempts(gms.OpRefresh), time.Second)
-			expectWait(g, e.clock, e.attempts(gms.OpRefresh), 2*time.Second)
+			expectBackoff(g, e.clock, e.attempts(gms.OpRefresh), time.Second)
+			expectBackoff(g, e.clock, e.attempts(gms.OpRefresh), 2*time.Second)
 			r = receive(g, done)
 			err := asGMSError(g, r.err)
 			g.Expect(err.Attempts).To(Equal(3))

@@ -25,7 +25,9 @@
 //     refused.
 //  2. Faults: the first injected fault whose Op and ChatID match is consumed and applies.
 //     httpStatus, reset, status1, status2 and malformedJSON answer at once without touching the
-//     chat (status2 with ChatEnded does end it); delay waits, then the request goes on normally;
+//     chat (status2 with ChatEnded does end it; status2 without it is the documented "the chat
+//     may have ended" in the case where it did not, and leaves the chat going); delay waits,
+//     then the request goes on normally;
 //     aliasChange, omitNextPosition and duplicateLast shape the normal answer.
 //  3. Required parameters: missing nickname (or firstName and lastName) on Request Chat, missing
 //     userId, secureKey or alias, message on send, pushUrl on pushUrl, nickname on

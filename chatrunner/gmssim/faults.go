@@ -28,7 +28,10 @@ const (
 	// FaultStatus1 answers HTTP 200, statusCode 1 with errors, and has no side effect.
 	FaultStatus1 FaultKind = "status1"
 	// FaultStatus2 answers HTTP 200, statusCode 2 with Fault.Errors (default 249 "Media server
-	// was not able to execute request"); with Fault.ChatEnded the chat really ends.
+	// was not able to execute request"); with Fault.ChatEnded the chat really ends (and the
+	// answer says chatEnded). Without it the answer has no chatEnded and the chat goes on:
+	// Genesys' docs say only that the chat "may have ended" on a statusCode 2, so a client
+	// must look (a Refresh answers normally once the fault is consumed).
 	FaultStatus2 FaultKind = "status2"
 	// FaultMalformedJSON answers HTTP 200 with a truncated JSON body, and has no side effect.
 	FaultMalformedJSON FaultKind = "malformedJSON"
