@@ -17,6 +17,8 @@
 //	POST   /v1/chats/{id}/typing           Client.Typing
 //	POST   /v1/chats/{id}/present          Client.Present
 //	GET    /v1/chats/{id}/events           Client.Events (long poll)
+//	GET    /v1/chats/{id}/events           Client.Stream (Accept: text/event-stream)
+//	GET    /v1/events                      Client.StreamAll (every chat, server-sent events)
 //
 // Every call carries the gateway's escalation token as a bearer token; every error answer
 // is an RFC 9457 problem (application/problem+json), which the Client returns as a

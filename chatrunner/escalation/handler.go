@@ -28,6 +28,9 @@ type Engine interface {
 	Present(ctx context.Context, id, url string) error
 	Close(ctx context.Context, id string) (chat.View, error)
 	Events(ctx context.Context, id string, after int64, wait time.Duration) ([]chat.Event, error)
+	Tail(id string, after int64) (chat.Tail, error)
+	Stopping() <-chan struct{}
+	Feed(cursor map[string]int64) []chat.NewEvents
 }
 
 // Options configure the API.
@@ -42,12 +45,19 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxWait bounds the wait of an events long poll; api.MaxWait (60 s) when 0.
 	MaxWait time.Duration
+	// MaxStreams bounds the event streams this runner serves at once; defaultMaxStreams
+	// when 0.
+	MaxStreams int
+	// Heartbeat is the period of an event stream's keep-alive comment; defaultHeartbeat
+	// when 0.
+	Heartbeat time.Duration
 }
 
 // server is the escalation API's HTTP handler.
 type server struct {
-	opts Options
-	mux  *http.ServeMux
+	opts    Options
+	mux     *http.ServeMux
+	streams streamSlots
 }
 
 // NewHandler returns the escalation API.
@@ -58,11 +68,18 @@ func NewHandler(o Options) http.Handler {
 	if o.MaxWait <= 0 {
 		o.MaxWait = api.MaxWait
 	}
-	a := &server{opts: o, mux: http.NewServeMux()}
+	if o.MaxStreams <= 0 {
+		o.MaxStreams = defaultMaxStreams
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = defaultHeartbeat
+	}
+	a := &server{opts: o, mux: http.NewServeMux(), streams: make(streamSlots, o.MaxStreams)}
 	a.mux.HandleFunc("/v1/chats", a.chats)
 	a.mux.HandleFunc("/v1/chats/{id}", a.chat)
 	a.mux.HandleFunc("/v1/chats/{id}/{action}", a.action)
 	a.mux.HandleFunc("/v1/conversations/{id}", a.conversation)
+	a.mux.HandleFunc("/v1/events", a.allEvents)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problemNotFound.with("No such resource: "+r.URL.Path, "").write(w)
 	})
@@ -143,6 +160,9 @@ func (a *server) action(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, want)
 		return
 	case a.forwardChat(w, r, id):
+		return
+	case action == "events" && wantsStream(r):
+		a.stream(w, r, id)
 		return
 	case action == "events":
 		a.events(w, r, id)
