@@ -205,6 +205,12 @@ func TestUpdateStatusGenesysReachable(t *testing.T) {
 			deploy: true, runners: []chatv1alpha1.RunnerStatus{{Pod: "acme-runner-0", LastPollTime: &polled}, {Pod: "acme-runner-1"}},
 			want: cond{metav1.ConditionTrue, chatv1alpha1.PollSucceededReason},
 		},
+		"a chat's own error is not the runner's": {
+			deploy: true, runners: []chatv1alpha1.RunnerStatus{{Pod: "acme-runner-0", LastPollTime: &polled, Chats: []chatv1alpha1.ChatStatus{
+				{ID: "r0-1", State: chatv1alpha1.ChatFailed, LastError: "gms refresh: statusCode 2 (chat ended): 249"},
+			}}},
+			want: cond{metav1.ConditionTrue, chatv1alpha1.PollSucceededReason},
+		},
 		"a runner's error, sorted by pod": {
 			deploy: true, runners: []chatv1alpha1.RunnerStatus{{Pod: "acme-runner-1", LastError: "timeout"}, {Pod: "acme-runner-0", LastError: "502", LastPollTime: &polled}},
 			want: cond{metav1.ConditionFalse, chatv1alpha1.GenesysUnreachableReason}, message: "Runners report Chat API errors: acme-runner-0: 502; acme-runner-1: timeout",

@@ -37,6 +37,19 @@ const (
 	MaxTimeZoneOffsetMinutes = 14 * 60
 )
 
+// Bounds of an event's Data, which the runner applies to a Genesys notice's userData: the
+// agent side fills it, and an event must stay small in the chat's log and in every answer
+// that carries it.
+const (
+	// MaxEventDataEntries bounds the entries; the first ones by key are kept.
+	MaxEventDataEntries = 32
+	// MaxEventDataKeyLength bounds a key; an entry with a longer key is left out, since a
+	// cut key would name something else.
+	MaxEventDataKeyLength = 128
+	// MaxEventDataValueLength bounds a value; a longer value is cut.
+	MaxEventDataValueLength = 1024
+)
+
 // Limits of the calls themselves, as a runner applies them by default.
 const (
 	// MaxBodyBytes bounds a request body; a larger one is refused with 413.
@@ -183,10 +196,22 @@ const (
 	EventTypingStopped EventKind = "typingStopped"
 	EventPushURL       EventKind = "pushUrl"
 	EventNotice        EventKind = "notice"
-	EventEnded         EventKind = "ended"
-	EventTransferred   EventKind = "transferred"
-	EventFailed        EventKind = "failed"
+	// EventIdleAlert: Genesys warns that the chat closes soon for inactivity; the user
+	// keeps it by sending a message. Text is the gateway's canned IdleAlert.
+	EventIdleAlert EventKind = "idleAlert"
+	// EventIdleClose: Genesys closed the chat for inactivity; ended (IdleTimeout) follows.
+	// Text is the gateway's canned IdleClose.
+	EventIdleClose   EventKind = "idleClose"
+	EventEnded       EventKind = "ended"
+	EventTransferred EventKind = "transferred"
+	EventFailed      EventKind = "failed"
 )
+
+// Terminal reports whether an event of this kind is a chat's last: ended, transferred or
+// failed.
+func (k EventKind) Terminal() bool {
+	return k == EventEnded || k == EventTransferred || k == EventFailed
+}
 
 // Event is one agent-side event of a chat. Seq numbers a chat's events from 1 without
 // gaps, so a bot reading them at least once (a retried long poll answers some again)
@@ -203,8 +228,12 @@ type Event struct {
 	MessageType string `json:"messageType,omitempty"`
 	// URL of a pushed URL.
 	URL string `json:"url,omitempty"`
-	// Canned names the canned message a notice carries (a key of the gateway's
-	// spec.cannedMessages: WaitingForAgent, AgentJoined, ConversationClosed, ...).
+	// Data is a Genesys notice's structured data (its userData), when it has some: at
+	// most MaxEventDataEntries entries, keys of at most MaxEventDataKeyLength characters
+	// (longer ones are left out), values cut to MaxEventDataValueLength characters.
+	Data map[string]string `json:"data,omitempty"`
+	// Canned names the canned message a notice, idleAlert or idleClose carries (a key of
+	// the gateway's spec.cannedMessages: WaitingForAgent, AgentJoined, IdleAlert, ...).
 	Canned string `json:"canned,omitempty"`
 	// Reason of ended, transferred and failed.
 	Reason EndReason `json:"reason,omitempty"`

@@ -181,7 +181,7 @@ const (
 
 // CannedMessageKey names a message the gateway itself sends to the end user.
 //
-// +kubebuilder:validation:Enum=ConversationClosed;WaitingForAgent;AgentJoined;NoAgentAvailable;ConversationTransferred;TechnicalError
+// +kubebuilder:validation:Enum=ConversationClosed;WaitingForAgent;AgentJoined;NoAgentAvailable;ConversationTransferred;TechnicalError;IdleAlert;IdleClose
 type CannedMessageKey string
 
 // CannedMessage overrides the text of one canned message.

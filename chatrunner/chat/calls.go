@@ -89,6 +89,9 @@ func (m *Manager) call(ctx context.Context, id, what string, do func(*gms.Sessio
 	c.mu.Unlock()
 
 	resp, err := do(sess, pos)
+	if ctx.Err() == nil { // a call the bot gave up says nothing about Genesys
+		m.observeCall(err, sessionCall)
+	}
 	c.mu.Lock()
 	if terminal(c.state) { // closed meanwhile: the call's own outcome is all there is to say
 		c.mu.Unlock()

@@ -14,6 +14,8 @@ const (
 	CannedNoAgentAvailable        chatv1alpha1.CannedMessageKey = "NoAgentAvailable"
 	CannedConversationTransferred chatv1alpha1.CannedMessageKey = "ConversationTransferred"
 	CannedTechnicalError          chatv1alpha1.CannedMessageKey = "TechnicalError"
+	CannedIdleAlert               chatv1alpha1.CannedMessageKey = "IdleAlert"
+	CannedIdleClose               chatv1alpha1.CannedMessageKey = "IdleClose"
 )
 
 // fallbackLocale is the catalogue every key has.
@@ -29,6 +31,8 @@ var catalogue = map[string]map[chatv1alpha1.CannedMessageKey]string{
 		CannedNoAgentAvailable:        "Sorry, no agent is available right now. Please try again later.",
 		CannedConversationTransferred: "The agent has left. You are back with the assistant.",
 		CannedTechnicalError:          "Sorry, a technical problem interrupted this conversation.",
+		CannedIdleAlert:               "Are you still there? This conversation will close soon unless you reply.",
+		CannedIdleClose:               "This conversation was closed because there was no activity.",
 	},
 	"de-DE": {
 		CannedConversationClosed:      "Diese Unterhaltung wurde beendet.",
@@ -37,6 +41,8 @@ var catalogue = map[string]map[chatv1alpha1.CannedMessageKey]string{
 		CannedNoAgentAvailable:        "Leider ist gerade kein Mitarbeiter verfügbar. Bitte versuchen Sie es später erneut.",
 		CannedConversationTransferred: "Der Mitarbeiter hat den Chat verlassen. Sie sind wieder beim Assistenten.",
 		CannedTechnicalError:          "Leider hat ein technisches Problem diese Unterhaltung unterbrochen.",
+		CannedIdleAlert:               "Sind Sie noch da? Diese Unterhaltung wird bald beendet, wenn Sie nicht antworten.",
+		CannedIdleClose:               "Diese Unterhaltung wurde wegen Inaktivität beendet.",
 	},
 	"fr-FR": {
 		CannedConversationClosed:      "Cette conversation est terminée.",
@@ -45,6 +51,8 @@ var catalogue = map[string]map[chatv1alpha1.CannedMessageKey]string{
 		CannedNoAgentAvailable:        "Désolé, aucun conseiller n'est disponible pour le moment. Veuillez réessayer plus tard.",
 		CannedConversationTransferred: "Le conseiller est parti. Vous êtes de retour avec l'assistant.",
 		CannedTechnicalError:          "Désolé, un problème technique a interrompu cette conversation.",
+		CannedIdleAlert:               "Êtes-vous toujours là ? Cette conversation sera bientôt fermée si vous ne répondez pas.",
+		CannedIdleClose:               "Cette conversation a été fermée faute d'activité.",
 	},
 	"es-ES": {
 		CannedConversationClosed:      "Esta conversación ha finalizado.",
@@ -53,6 +61,8 @@ var catalogue = map[string]map[chatv1alpha1.CannedMessageKey]string{
 		CannedNoAgentAvailable:        "Lo sentimos, no hay ningún agente disponible. Inténtelo más tarde.",
 		CannedConversationTransferred: "El agente se ha ido. Vuelve a estar con el asistente.",
 		CannedTechnicalError:          "Lo sentimos, un problema técnico interrumpió esta conversación.",
+		CannedIdleAlert:               "¿Sigue ahí? Esta conversación se cerrará pronto si no responde.",
+		CannedIdleClose:               "Esta conversación se ha cerrado por inactividad.",
 	},
 }
 

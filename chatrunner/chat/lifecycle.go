@@ -2,9 +2,7 @@ package chat
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -133,7 +131,7 @@ func chatRequest(e Escalation) gms.ChatRequest {
 func (m *Manager) request(c *chat) {
 	sess, resp, err := m.opts.GMS.RequestChat(m.base, chatRequest(c.escalation))
 	if m.base.Err() == nil {
-		m.observeCall(err, false)
+		m.observeCall(err, requestCall)
 	}
 	if c.probe {
 		m.mu.Lock()
@@ -204,7 +202,7 @@ func (m *Manager) poll(c *chat, due time.Time) {
 	if m.base.Err() != nil {
 		return // shutting down: the chat is not at fault
 	}
-	m.observeCall(err, true)
+	m.observeCall(err, pollCall)
 	c.mu.Lock()
 	if terminal(c.state) {
 		c.mu.Unlock()
@@ -220,41 +218,6 @@ func (m *Manager) poll(c *chat, due time.Time) {
 		m.fail(c, err)
 	}
 	c.mu.Unlock()
-}
-
-// observeCall records the outcome of a poll or a chat request in the runner's counters:
-// the last successful poll, and the current error (cleared by the next success). A
-// success puts every agent back in service: Genesys answers again.
-func (m *Manager) observeCall(err error, poll bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err == nil {
-		m.agents.restore()
-		if poll {
-			m.counts.lastPoll = m.clock.Now()
-		}
-		m.counts.authFailed = false
-		if m.counts.lastError != "" {
-			m.counts.lastError = ""
-			m.notify()
-		}
-		return
-	}
-	m.counts.authFailed = authFailure(err)
-	if msg := err.Error(); msg != m.counts.lastError {
-		m.counts.lastError = msg
-		m.notify()
-	}
-}
-
-// authFailure reports whether a Chat API call failed because Genesys (or its proxy)
-// refused the credentials, or none could be had.
-func authFailure(err error) bool {
-	var gerr *gms.Error
-	if !errors.As(err, &gerr) {
-		return false
-	}
-	return gerr.HTTPStatus == http.StatusUnauthorized || gerr.HTTPStatus == http.StatusForbidden || gerr.Code() == "auth"
 }
 
 // handle applies a response's new events and its end of chat. It returns the call's error
@@ -332,7 +295,12 @@ func (m *Manager) disconnect(id string, sess *gms.Session) {
 	if sess == nil {
 		return
 	}
-	if _, err := m.opts.GMS.Disconnect(m.base, sess); err != nil && m.base.Err() == nil {
+	_, err := m.opts.GMS.Disconnect(m.base, sess)
+	if m.base.Err() != nil {
+		return
+	}
+	m.observeCall(err, sessionCall)
+	if err != nil {
 		m.log.Info("Failed to disconnect chat on Genesys", "chat", id, "error", err.Error())
 	}
 }
@@ -373,6 +341,8 @@ func (m *Manager) finish(c *chat, to chatv1alpha1.ChatState, reason chatv1alpha1
 		m.notice(c, CannedTechnicalError)
 	case reason == chatv1alpha1.EndEscalationTimeout:
 		m.notice(c, CannedNoAgentAvailable)
+	case c.idleClosed && reason == chatv1alpha1.EndIdleTimeout:
+		// The idleClose event told the user already; a second closing text would repeat it.
 	case reason != chatv1alpha1.EndUserClosed:
 		m.notice(c, CannedConversationClosed)
 	}

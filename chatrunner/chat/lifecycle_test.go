@@ -177,7 +177,9 @@ func TestRetriesExhaustedFailTheChat(t *testing.T) {
 		h.Expect(v.EndReason).To(Equal(chatv1alpha1.EndGenesysError))
 		h.Expect(v.LastError).To(ContainSubstring("503"))
 		h.Expect(v.LastError).To(ContainSubstring("3 attempts"))
-		h.Expect(h.m.Status().LastError).To(ContainSubstring("503"))
+		// The chat's entry keeps its error; the runner's lastError follows the calls after
+		// it (the Disconnect that follows reaches Genesys and clears it).
+		h.Expect(h.m.Status().Chats).To(ContainElement(And(HaveField("ID", id), HaveField("LastError", ContainSubstring("503")))))
 		if !transfer {
 			h.Expect(h.waitEvent(id, chat.KindFailed).Error).To(ContainSubstring("503"))
 			h.Expect(h.waitEvent(id, chat.KindNotice).Canned).To(Equal(chat.CannedTechnicalError))

@@ -69,7 +69,7 @@ func (m *Manager) confirmAlive(c *chat, cause *gms.Error) bool {
 	if m.base.Err() != nil {
 		return false // shutting down: the chat is not at fault
 	}
-	m.observeCall(err, true)
+	m.observeCall(err, pollCall)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if terminal(c.state) {

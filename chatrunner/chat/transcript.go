@@ -8,7 +8,8 @@ import (
 )
 
 // apply turns one new Genesys transcript event into the chat's state and agent-side
-// events; called with c.mu held. The client's own events and unknown types are ignored.
+// events; called with c.mu held. The client's own events and unknown types are ignored;
+// Genesys' idle warning and close become idleAlert and idleClose with canned text.
 func (m *Manager) apply(c *chat, e gms.Event) {
 	s := m.Settings()
 	at := m.clock.Now()
@@ -39,9 +40,14 @@ func (m *Manager) apply(c *chat, e gms.Event) {
 	case e.Type == gms.EventPushURL && fromAgent:
 		c.events.append(Event{Kind: KindPushURL, Time: at, Agent: m.speaker(c, s, e), URL: e.Text})
 	case (e.Type == gms.EventMessage || e.Type == gms.EventNotice || e.Type == gms.EventCustomNotice) && !fromClient:
-		c.events.append(Event{Kind: KindNotice, Time: at, Text: e.Text})
+		c.events.append(Event{Kind: KindNotice, Time: at, Text: e.Text, Data: noticeData(e.UserData)})
+	case e.Type == gms.EventIdleAlert:
+		// The bot warns its user in the gateway's locale; Genesys' text is in the Chat
+		// Server's language.
+		c.events.append(Event{Kind: KindIdleAlert, Time: at, Canned: CannedIdleAlert, Text: s.Canned(CannedIdleAlert, c.agent.Name)})
 	case e.Type == gms.EventIdleClose:
 		c.idleClosed = true
+		c.events.append(Event{Kind: KindIdleClose, Time: at, Canned: CannedIdleClose, Text: s.Canned(CannedIdleClose, c.agent.Name)})
 	}
 }
 

@@ -66,6 +66,8 @@ const (
 	KindTypingStopped = "typingStopped"
 	KindPushURL       = "pushUrl"
 	KindNotice        = "notice"
+	KindIdleAlert     = "idleAlert"
+	KindIdleClose     = "idleClose"
 	KindEnded         = "ended"
 	KindTransferred   = "transferred"
 	KindFailed        = "failed"
@@ -84,7 +86,9 @@ type Event struct {
 	MessageType string `json:"messageType,omitempty"`
 	// URL of a pushed URL.
 	URL string `json:"url,omitempty"`
-	// Canned names the canned message a notice carries.
+	// Data is the structured data (userData) of a Genesys notice, bounded (noticeData).
+	Data map[string]string `json:"data,omitempty"`
+	// Canned names the canned message a notice, idleAlert or idleClose carries.
 	Canned chatv1alpha1.CannedMessageKey `json:"canned,omitempty"`
 	// Reason of ended, transferred and failed.
 	Reason chatv1alpha1.ChatEndReason `json:"reason,omitempty"`

@@ -7,6 +7,7 @@ import (
 
 	api "github.com/gatewayops/genesys-gateway-operator/api/escalation"
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
 )
 
 // The bot's package types chat states and end reasons itself, so that a bot imports no
@@ -27,5 +28,18 @@ func TestBotContractNamesTheGatewayAPIsStatesAndReasons(t *testing.T) {
 		api.EndReason(chatv1alpha1.EndIdleTimeout),
 	}).To(Equal([]api.EndReason{
 		api.EndAgentClosed, api.EndUserClosed, api.EndGenesysError, api.EndEscalationTimeout, api.EndIdleTimeout,
+	}))
+}
+
+// The engine's event kinds are the bot's, one for one: a kind added to the engine and not
+// to the bot's package (or spelled differently) fails here.
+func TestBotContractNamesTheEnginesEventKinds(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect([]api.EventKind{
+		chat.KindAgentJoined, chat.KindAgentLeft, chat.KindMessage, chat.KindTypingStarted, chat.KindTypingStopped,
+		chat.KindPushURL, chat.KindNotice, chat.KindIdleAlert, chat.KindIdleClose, chat.KindEnded, chat.KindTransferred, chat.KindFailed,
+	}).To(Equal([]api.EventKind{
+		api.EventAgentJoined, api.EventAgentLeft, api.EventMessage, api.EventTypingStarted, api.EventTypingStopped,
+		api.EventPushURL, api.EventNotice, api.EventIdleAlert, api.EventIdleClose, api.EventEnded, api.EventTransferred, api.EventFailed,
 	}))
 }

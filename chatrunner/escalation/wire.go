@@ -61,6 +61,7 @@ func eventsOf(evs []chat.Event) []api.Event {
 			Text:        e.Text,
 			MessageType: e.MessageType,
 			URL:         e.URL,
+			Data:        e.Data,
 			Canned:      string(e.Canned),
 			Reason:      api.EndReason(e.Reason),
 			Error:       e.Error,

@@ -29,7 +29,7 @@ func (s *Simulator) agentCall(chatID string, f func(c *chat, now time.Time) erro
 	if !ok {
 		return fmt.Errorf("chat %s: %w", chatID, ErrNoSuchChat)
 	}
-	c.expire(now, s.opts.IdleTimeout)
+	s.idle(c, now)
 	if c.ended {
 		return fmt.Errorf("chat %s: %w", chatID, ErrChatEnded)
 	}

@@ -252,7 +252,7 @@ func (s *Simulator) sessionLocked(op gms.Operation, chatID string, form url.Valu
 		resp.ChatID, resp.UserID, resp.ChatEnded = chatID, userID, true
 		return http.StatusOK, resp
 	}
-	c.expire(now, s.opts.IdleTimeout)
+	s.idle(c, now)
 	if alias := form.Get(gms.ParamAlias); alias != c.alias {
 		resp := errorResponse(gms.StatusRecoverable, codeStaleAlias,
 			fmt.Sprintf("alias %q is not the current Chat Server", alias))

@@ -69,17 +69,32 @@
 // statusCode 0; file/limits answers statusCode 0 with a top-level userData of limits; file
 // upload, download and delete answer statusCode 2 "not supported by the simulator".
 //
-// # Idle timeout
+// # Idle timeout and inactivity control
 //
-// With Options.IdleTimeout, a chat whose client made no request for longer than the timeout is
-// ended by the server: an IdleClose event from External, dated LastRequest + IdleTimeout. It is
-// evaluated lazily with Options.Clock (on each request of the chat, each snapshot and each
-// agent-side call), so a fake clock drives it.
+// Two idle rules, both off by default, both evaluated lazily with Options.Clock (on each
+// request of the chat, each snapshot and each agent-side call), so a fake clock drives them;
+// when both are due, the one whose deadline falls first applies.
+//
+// Options.IdleTimeout is the GMS client timeout (flex-disconnect-timeout): a chat whose client
+// made no request for longer than the timeout is ended by the server with an IdleClose event
+// from External, dated LastRequest + IdleTimeout. Polling keeps it away. Documented: the
+// timeout; assumed: that it shows as an IdleClose event (Genesys documents a logout, 8209).
+//
+// Options.InactivityAlert and InactivityClose are Chat Server's inactivity control, as its docs
+// describe the inactivity-control options timeout-alert (default 255 s) and timeout-close
+// (default 45 s): a chat without activity for InactivityAlert gets an IdleAlert from External
+// (text: the default message-alert), dated the last activity + InactivityAlert; without
+// activity for InactivityClose more, an IdleClose (text: the default message-close) and the
+// chat ends. Activity restarts both, and a later quiet spell gets a new IdleAlert. Polling is
+// no activity. Documented: the two timeouts, that a participant joining or leaving and a
+// message count as activity, the alert-then-close order. Assumed: notices and typing do not
+// count (include-notices unset), and the events come from External. Exactly the timeout is
+// not past it, as for IdleTimeout.
 //
 // # Agent side
 //
 // AgentJoin, AgentMessage, AgentTyping, AgentPushURL, AgentLeave, Transfer, Notice and Close play
-// the agent. Agents get participant ids from 2 on; External events (notices, IdleClose) come
+// the agent. Agents get participant ids from 2 on; External events (notices, IdleAlert, IdleClose) come
 // from {nickname "system", type External}. The current agent is the last one who joined and has
 // not left. Transfer without a current agent only joins the new one; Close makes every agent
 // present leave, then ends the chat.

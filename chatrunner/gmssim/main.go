@@ -27,6 +27,8 @@ func Main(ctx context.Context, args []string) int {
 	fs.StringVar(&user, "basic-auth-user", "", "Require HTTP Basic authentication with this user on the Chat API.")
 	fs.StringVar(&passwordFile, "basic-auth-password-file", "", "The file holding the Basic authentication password.")
 	fs.DurationVar(&opts.IdleTimeout, "idle-timeout", 0, "End chats whose client made no request for longer; 0 never.")
+	fs.DurationVar(&opts.InactivityAlert, "inactivity-alert", 0, "Send IdleAlert to chats without activity for this long (Chat Server's timeout-alert, 255s there); 0 never.")
+	fs.DurationVar(&opts.InactivityClose, "inactivity-close", 45*time.Second, "Close chats this long after their IdleAlert without activity (Chat Server's timeout-close).")
 	fs.BoolVar(&opts.OmitNextPositionOnRequest, "omit-next-position-on-request", false, "Answer Request Chat without nextPosition.")
 	fs.IntVar(&opts.MaxRecordedRequests, "max-recorded-requests", 10000, "How many recent requests to keep for /sim/requests; 0 all.")
 	zapOpts := zap.Options{}
@@ -79,7 +81,8 @@ func Serve(ctx context.Context, addr string, s *Simulator) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("Started GMS simulator", "address", ln.Addr().String(), "contextPath", s.contextPath,
-		"serviceName", s.opts.ServiceName, "basicAuth", s.auth.Load() != nil, "idleTimeout", s.opts.IdleTimeout.String())
+		"serviceName", s.opts.ServiceName, "basicAuth", s.auth.Load() != nil, "idleTimeout", s.opts.IdleTimeout.String(),
+		"inactivityAlert", s.opts.InactivityAlert.String(), "inactivityClose", s.opts.InactivityClose.String())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving: %w", err)

@@ -40,6 +40,14 @@ type Options struct {
 	// IdleTimeout, when positive, ends a chat whose client made no request for longer, with an
 	// IdleClose event from External.
 	IdleTimeout time.Duration
+	// InactivityAlert, when positive, is Chat Server's inactivity-control timeout-alert: a
+	// chat without activity (a join, a leave, a message of anyone) for this long gets an
+	// IdleAlert from External. Genesys' default is 255s; 0 disables the inactivity control.
+	InactivityAlert time.Duration
+	// InactivityClose is inactivity-control's timeout-close: the IdleAlert followed by this
+	// long without activity closes the chat with an IdleClose (Genesys' default 45s). 0
+	// closes at once after the alert.
+	InactivityClose time.Duration
 	// Clock gives utcTime, the idle timeout and request times; default clock.RealClock{}.
 	Clock clock.PassiveClock
 	// OmitNextPositionOnRequest makes Request Chat answer without nextPosition, like the

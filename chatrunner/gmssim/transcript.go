@@ -71,6 +71,10 @@ type chat struct {
 	// endDelivered is true once an answer told the client that the chat ended.
 	endDelivered bool
 	lastRequest  time.Time
+	// lastActivity is the time of the last event that counts as activity for the
+	// inactivity control (inactivity.go); idleAlerted says its IdleAlert was sent.
+	lastActivity time.Time
+	idleAlerted  bool
 }
 
 func (c *chat) client() gms.Participant {
@@ -86,6 +90,9 @@ func (c *chat) add(now time.Time, ev gms.Event) gms.Event {
 	ev.Index = len(c.events) + 1
 	ev.UTCTime = now.UnixMilli()
 	c.events = append(c.events, ev)
+	if countsAsActivity(ev.Type) {
+		c.lastActivity, c.idleAlerted = now, false
+	}
 	return ev
 }
 
@@ -168,7 +175,7 @@ func (s *Simulator) Chats() []Chat {
 	defer s.mu.Unlock()
 	out := make([]Chat, len(s.order))
 	for i, c := range s.order {
-		c.expire(now, s.opts.IdleTimeout)
+		s.idle(c, now)
 		out[i] = c.snapshot()
 	}
 	return out
@@ -183,6 +190,6 @@ func (s *Simulator) Chat(id string) (Chat, bool) {
 	if !ok {
 		return Chat{}, false
 	}
-	c.expire(now, s.opts.IdleTimeout)
+	s.idle(c, now)
 	return c.snapshot(), true
 }
