@@ -23,6 +23,7 @@ import (
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/metrics"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/report"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/webhook"
 	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 	"github.com/gatewayops/genesys-gateway-operator/internal/scheme"
 )
@@ -120,21 +121,32 @@ func Run(ctx context.Context, opts Options) error {
 			Transport: forward,
 		},
 	})
+	chatEvents := report.NewEvents(recorder, snap.Gateway)
+	hooks := webhook.New(webhook.Options{
+		Source:    engine,
+		Config:    webhookConfig(watcher.Current),
+		Observer:  metrics.NewWebhook(reg, opts.Gateway.String()),
+		OnFailing: chatEvents.WebhookFailing,
+		Log:       log.WithName("webhook"),
+	})
 	status := report.NewStatusWriter(report.StatusOptions{
 		Client: kube, Gateway: opts.Gateway, Pod: opts.PodName, Log: log.WithName("status"), OnWrite: mets.StatusWritten,
 	})
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return engine.Run(ctx) })
+	g.Go(func() error { hooks.Run(ctx); return nil })
 	g.Go(func() error { follow(ctx, log, watcher, transport, auth, gmsClient, engine); return nil })
 	g.Go(func() error {
-		changed := withHeartbeat(ctx, heartbeat, engine.Changed(), auth.changed)
+		changed := withHeartbeat(ctx, heartbeat, engine.Changed(), auth.changed, hooks.Changed())
 		status.Run(ctx, func() chatv1alpha1.RunnerStatus {
 			st := engine.Status()
 			st.Credentials = credentialVersions(watcher.Current())
 			if e := auth.authError(); e != "" {
 				st.AuthError = e
 			}
+			hs := hooks.Stats()
+			st.WebhookDelivered, st.WebhookFailed, st.WebhookLastError = hs.Delivered, hs.Failed, hs.LastError
 			mets.SetChats(countStates(st))
 			return st
 		}, changed)

@@ -199,6 +199,18 @@ var _ = Describe("GenesysGateway schema", func() {
 		Entry("contextPath of '..' alone", "a", func(gw *chatv1alpha1.GenesysGateway) {
 			gw.Spec.Connection.ContextPath = "/../"
 		}, "contextPath must not hold a '.' or '..' segment"),
+		Entry("a plain http webhook outside the cluster", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Runner.Webhook = &chatv1alpha1.Webhook{URL: "http://bot.example.com/hook", SigningSecretRef: chatv1alpha1.SecretReference{Name: "hook"}}
+		}, "url must be https; plain http only for a cluster-local host"),
+		Entry("a webhook with a password", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Runner.Webhook = &chatv1alpha1.Webhook{URL: "https://u:p@bot.example.com/hook", SigningSecretRef: chatv1alpha1.SecretReference{Name: "hook"}}
+		}, "url must not hold a user name or password"),
+		Entry("a webhook with a query", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Runner.Webhook = &chatv1alpha1.Webhook{URL: "https://bot.example.com/hook?k=v", SigningSecretRef: chatv1alpha1.SecretReference{Name: "hook"}}
+		}, "url must be an absolute URL without query or fragment"),
+		Entry("a webhook timeout of a minute", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Runner.Webhook = &chatv1alpha1.Webhook{URL: "https://bot.example.com/hook", SigningSecretRef: chatv1alpha1.SecretReference{Name: "hook"}, TimeoutSeconds: 60}
+		}, "timeoutSeconds in body should be less than or equal to 30"),
 		Entry("contextPath with a '.' segment", "a", func(gw *chatv1alpha1.GenesysGateway) {
 			gw.Spec.Connection.ContextPath = "/genesys/./chat/"
 		}, "contextPath must not hold a '.' or '..' segment"),
@@ -256,6 +268,13 @@ var _ = Describe("GenesysGateway schema", func() {
 				gw.Spec.Runner.Image = "registry.example.com:5000/team/chat_runner-x:v1.2.0-rc.1"
 			},
 			"image-local": func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.Runner.Image = "localhost/genesys-gateway-operator:e2e" },
+			"webhook-https": func(gw *chatv1alpha1.GenesysGateway) {
+				gw.Spec.Runner.Webhook = &chatv1alpha1.Webhook{URL: "https://bot.example.com:8443/genesys/events", SigningSecretRef: chatv1alpha1.SecretReference{Name: "hook"},
+					Events: []chatv1alpha1.WebhookEventKind{"message", "ended"}}
+			},
+			"webhook-svc": func(gw *chatv1alpha1.GenesysGateway) {
+				gw.Spec.Runner.Webhook = &chatv1alpha1.Webhook{URL: "http://bot.tenant-acme.svc:8080/hook", SigningSecretRef: chatv1alpha1.SecretReference{Name: "hook"}}
+			},
 			"image-digest": func(gw *chatv1alpha1.GenesysGateway) {
 				gw.Spec.Runner.Image = "ghcr.io/gatewayops/genesys-gateway-operator@sha256:" + strings.Repeat("0a", 32)
 			},

@@ -77,4 +77,9 @@ type Runner struct {
 	// +optional
 	// +kubebuilder:default={}
 	NetworkPolicy RunnerNetworkPolicy `json:"networkPolicy,omitempty"`
+
+	// webhook has the runners also push every agent-side event to the bot, signed, in
+	// order per chat, at least once (see Webhook).
+	// +optional
+	Webhook *Webhook `json:"webhook,omitempty"`
 }

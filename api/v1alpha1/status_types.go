@@ -86,7 +86,7 @@ type ChatCounters struct {
 // them with the generated CRD so that they cannot drift apart.
 const (
 	MaxRunnerPodLength          = 253  // RunnerStatus.Pod
-	MaxRunnerErrorLength        = 1024 // RunnerStatus.LastError, RunnerStatus.AuthError
+	MaxRunnerErrorLength        = 1024 // RunnerStatus.LastError, RunnerStatus.AuthError, RunnerStatus.WebhookLastError
 	MaxRunnerCredentials        = 8    // RunnerStatus.Credentials
 	MaxCredentialNameLength     = 253  // CredentialVersion.Name
 	MaxCredentialVersionLength  = 64   // CredentialVersion.ResourceVersion
@@ -134,6 +134,21 @@ type RunnerStatus struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=8
 	Credentials []CredentialVersion `json:"credentials,omitempty"`
+
+	// webhookDelivered counts the events this runner delivered to spec.runner.webhook.
+	// +optional
+	WebhookDelivered int64 `json:"webhookDelivered,omitempty"`
+
+	// webhookFailed counts the events the webhook refused (a 4xx other than 408 and 429,
+	// not retried) or that were lost (their chat forgotten before delivery).
+	// +optional
+	WebhookFailed int64 `json:"webhookFailed,omitempty"`
+
+	// webhookLastError is the last failed delivery attempt's error, empty once one
+	// succeeds after it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	WebhookLastError string `json:"webhookLastError,omitempty"`
 
 	// updateTime is when the runner last wrote this entry.
 	// +optional

@@ -23,6 +23,7 @@ func clamp(entry chatv1alpha1.RunnerStatus) chatv1alpha1.RunnerStatus {
 	entry.Pod = text.Truncate(entry.Pod, chatv1alpha1.MaxRunnerPodLength)
 	entry.LastError = text.Truncate(entry.LastError, chatv1alpha1.MaxRunnerErrorLength)
 	entry.AuthError = text.Truncate(entry.AuthError, chatv1alpha1.MaxRunnerErrorLength)
+	entry.WebhookLastError = text.Truncate(entry.WebhookLastError, chatv1alpha1.MaxRunnerErrorLength)
 	entry.Credentials = clampList(entry.Credentials, chatv1alpha1.MaxRunnerCredentials, clampCredential)
 	entry.Chats = clampList(entry.Chats, chatv1alpha1.MaxRunnerChats, clampChat)
 	return entry

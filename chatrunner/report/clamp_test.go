@@ -23,6 +23,7 @@ var limits = map[string]int{
 	"pod":                           chatv1alpha1.MaxRunnerPodLength,
 	"lastError":                     chatv1alpha1.MaxRunnerErrorLength,
 	"authError":                     chatv1alpha1.MaxRunnerErrorLength,
+	"webhookLastError":              chatv1alpha1.MaxRunnerErrorLength,
 	"credentials[]":                 chatv1alpha1.MaxRunnerCredentials,
 	"credentials[].name":            chatv1alpha1.MaxCredentialNameLength,
 	"credentials[].resourceVersion": chatv1alpha1.MaxCredentialVersionLength,
@@ -124,6 +125,8 @@ func overLimit() chatv1alpha1.RunnerStatus {
 		Pod:       over(chatv1alpha1.MaxRunnerPodLength),
 		LastError: over(chatv1alpha1.MaxRunnerErrorLength),
 		AuthError: over(chatv1alpha1.MaxRunnerErrorLength),
+
+		WebhookLastError: over(chatv1alpha1.MaxRunnerErrorLength),
 	}
 	for i := range chatv1alpha1.MaxRunnerCredentials + 1 {
 		entry.Credentials = append(entry.Credentials, chatv1alpha1.CredentialVersion{

@@ -25,6 +25,9 @@ const (
 	ReasonChatTransferred = "ChatTransferred"
 	// ReasonChatFailed: a chat failed (Warning).
 	ReasonChatFailed = "ChatFailed"
+	// ReasonWebhookFailing: deliveries to spec.runner.webhook started failing (Warning,
+	// once per outage).
+	ReasonWebhookFailing = "WebhookFailing"
 )
 
 // Events records chat transitions as events on the gateway. It implements chat.Observer;
@@ -95,4 +98,11 @@ func orUnknown(agent string) string {
 		return "(unnamed)"
 	}
 	return agent
+}
+
+// WebhookFailing records that deliveries to the webhook started failing; the runner calls
+// it once per outage. The error names the URL's answer, never a secret.
+func (e *Events) WebhookFailing(err error) {
+	e.rec.Eventf(e.gateway, nil, corev1.EventTypeWarning, ReasonWebhookFailing, "DeliverWebhook", "%s",
+		text.Truncate("Webhook deliveries are failing (retried, in order per chat): "+err.Error(), text.NoteLimit))
 }

@@ -19,6 +19,8 @@ const (
 	FieldGeneratedToken    Field = "status.escalationTokenSecretName (generated)"
 	FieldAgentDirectory    Field = "spec.agentDirectory"
 	FieldEscalationTLS     Field = "spec.runner.escalationTLS.secretRef"
+	FieldWebhookSecret     Field = "spec.runner.webhook.signingSecretRef"
+	FieldWebhookCABundle   Field = "spec.runner.webhook.caBundle"
 )
 
 // IsTLS tells whether the field belongs to spec.connection.tls: what the transport to
@@ -50,6 +52,11 @@ const (
 	// runners accept it as well as TokenKey's until it is removed, so bots can move to the
 	// new token one by one without a failed call.
 	PreviousTokenKey = "token.previous"
+	// KeyWebhookSecret is the key of the webhook's signing secret (whsec_<base64>), and
+	// KeyPreviousWebhookSecret the optional one being rotated out: deliveries are signed
+	// with both while it is there.
+	KeyWebhookSecret         = "secret"
+	KeyPreviousWebhookSecret = "secret.previous"
 )
 
 // Reference is an object a gateway needs: where the spec names it, what it is, and the
@@ -104,6 +111,19 @@ func References(gw *chatv1alpha1.GenesysGateway) []Reference {
 	}
 	if t := gw.Spec.Runner.EscalationTLS; t != nil {
 		refs = append(refs, Reference{FieldEscalationTLS, KindSecret, string(t.SecretRef.Name), []string{KeyTLSCertificate, KeyTLSKey}})
+	}
+	if w := gw.Spec.Runner.Webhook; w != nil {
+		refs = append(refs, Reference{FieldWebhookSecret, KindSecret, string(w.SigningSecretRef.Name), []string{KeyWebhookSecret}})
+		if b := w.CABundle; b != nil {
+			kind, key := Kind(b.Kind), b.Key
+			if kind == "" {
+				kind = KindConfigMap
+			}
+			if key == "" {
+				key = KeyCABundle
+			}
+			refs = append(refs, Reference{FieldWebhookCABundle, kind, string(b.Name), []string{key}})
+		}
 	}
 	return refs
 }

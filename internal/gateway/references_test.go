@@ -67,3 +67,20 @@ func TestNamesAndReplicas(t *testing.T) {
 	g.Expect(gateway.Labels(gw)).To(HaveKeyWithValue(gateway.LabelDomain, "acme.example"))
 	g.Expect(gateway.SelectorLabels(gw)).To(Equal(map[string]string{gateway.LabelName: gateway.Component, gateway.LabelInstance: "acme"}))
 }
+
+func TestWebhookSigningSecretIsAReference(t *testing.T) {
+	g := NewWithT(t)
+	gw := &chatv1alpha1.GenesysGateway{ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "tenant"}}
+	gw.Spec.Runner.Webhook = &chatv1alpha1.Webhook{URL: "https://bot.example/hook", SigningSecretRef: chatv1alpha1.SecretReference{Name: "hook"}}
+	refs := gateway.References(gw)
+	g.Expect(refs[len(refs)-1]).To(Equal(gateway.Reference{gateway.FieldWebhookSecret, gateway.KindSecret, "hook", []string{gateway.KeyWebhookSecret}}),
+		"the runners' Role reads it, granted like any other")
+
+	gw.Spec.Runner.Webhook.CABundle = &chatv1alpha1.CABundleReference{Name: "bot-ca"}
+	refs = gateway.References(gw)
+	g.Expect(refs[len(refs)-2:]).To(Equal([]gateway.Reference{
+		{gateway.FieldWebhookSecret, gateway.KindSecret, "hook", []string{gateway.KeyWebhookSecret}},
+		{gateway.FieldWebhookCABundle, gateway.KindConfigMap, "bot-ca", []string{gateway.KeyCABundle}},
+	}))
+	g.Expect(refs[len(refs)-1].Field.IsTLS()).To(BeFalse(), "not the transport to Genesys")
+}
