@@ -19,6 +19,7 @@
 //	GET    /v1/chats/{id}/events           Client.Events (long poll)
 //	GET    /v1/chats/{id}/events           Client.Stream (Accept: text/event-stream)
 //	GET    /v1/events                      Client.StreamAll (every chat, server-sent events)
+//	GET    /v1/openapi.yaml                OpenAPI (this contract as OpenAPI 3.1; no token)
 //
 // Every call carries the gateway's escalation token as a bearer token; every error answer
 // is an RFC 9457 problem (application/problem+json), which the Client returns as a

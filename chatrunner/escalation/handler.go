@@ -83,7 +83,11 @@ func NewHandler(o Options) http.Handler {
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problemNotFound.with("No such resource: "+r.URL.Path, "").write(w)
 	})
-	return authenticate(o.Tokens, a.mux)
+	// The OpenAPI document holds no secret: a bot or tool fetches it without the token.
+	outer := http.NewServeMux()
+	outer.HandleFunc("/v1/openapi.yaml", serveOpenAPI)
+	outer.Handle("/", authenticate(o.Tokens, a.mux))
+	return outer
 }
 
 // chats serves POST /v1/chats: escalate.
