@@ -75,22 +75,33 @@ func (r *GatewayReconciler) pruneRunners(ctx context.Context, gw *chatv1alpha1.G
 		&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}},
 	}
 	for _, obj := range objs {
-		key := client.ObjectKey{Namespace: gw.Namespace, Name: obj.GetName()}
-		if err := r.Get(ctx, key, obj); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			return fmt.Errorf("reading %T %s: %w", obj, key, err)
+		deleted, err := r.deleteControlled(ctx, gw, obj)
+		if err != nil {
+			return err
 		}
-		if !metav1.IsControlledBy(obj, gw) {
-			continue
-		}
-		if err := r.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("deleting %T %s: %w", obj, key, err)
-		}
-		if _, ok := obj.(*appsv1.StatefulSet); ok {
+		if _, isSTS := obj.(*appsv1.StatefulSet); deleted && isSTS {
 			r.event(gw, corev1.EventTypeNormal, "RunnersRemoved", "Removed the runners: deploy is false")
 		}
 	}
 	return nil
+}
+
+// deleteControlled deletes a gateway's child named like obj, in the gateway's namespace,
+// if it exists and the gateway controls it: an object of the same name that someone else
+// made is left alone. It reports whether it deleted one.
+func (r *GatewayReconciler) deleteControlled(ctx context.Context, gw *chatv1alpha1.GenesysGateway, obj client.Object) (bool, error) {
+	key := client.ObjectKey{Namespace: gw.Namespace, Name: obj.GetName()}
+	if err := r.Get(ctx, key, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading %T %s: %w", obj, key, err)
+	}
+	if !metav1.IsControlledBy(obj, gw) {
+		return false, nil
+	}
+	if err := r.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+		return false, fmt.Errorf("deleting %T %s: %w", obj, key, err)
+	}
+	return true, nil
 }

@@ -2,13 +2,10 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 
 	networkingv1 "k8s.io/api/networking/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
@@ -23,20 +20,9 @@ func (r *GatewayReconciler) applyNetworkPolicy(ctx context.Context, gw *chatv1al
 	if gw.Spec.Runner.NetworkPolicy.IsEnabled() {
 		return applyChild(ctx, r.Client, &networkingv1.NetworkPolicy{}, render.NetworkPolicy(gw), networkingv1ac.ExtractNetworkPolicy)
 	}
-	policy := &networkingv1.NetworkPolicy{}
-	key := client.ObjectKey{Namespace: gw.Namespace, Name: gateway.RunnerName(gw)}
-	if err := r.Get(ctx, key, policy); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("reading NetworkPolicy %s: %w", key, err)
+	deleted, err := r.deleteControlled(ctx, gw, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}})
+	if deleted {
+		logf.FromContext(ctx).Info("Deleted the runners' NetworkPolicy: spec.runner.networkPolicy.enabled is false", "networkPolicy", gateway.RunnerName(gw))
 	}
-	if !metav1.IsControlledBy(policy, gw) {
-		return nil
-	}
-	if err := r.Delete(ctx, policy); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("deleting NetworkPolicy %s: %w", key, err)
-	}
-	logf.FromContext(ctx).Info("Deleted the runners' NetworkPolicy: spec.runner.networkPolicy.enabled is false", "networkPolicy", key.Name)
-	return nil
+	return err
 }

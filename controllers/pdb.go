@@ -2,13 +2,10 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 
 	policyv1 "k8s.io/api/policy/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
@@ -25,20 +22,9 @@ func (r *GatewayReconciler) applyPodDisruptionBudget(ctx context.Context, gw *ch
 	if gateway.Replicas(gw) > 1 {
 		return applyChild(ctx, r.Client, &policyv1.PodDisruptionBudget{}, render.PodDisruptionBudget(gw), policyv1ac.ExtractPodDisruptionBudget)
 	}
-	pdb := &policyv1.PodDisruptionBudget{}
-	key := client.ObjectKey{Namespace: gw.Namespace, Name: gateway.RunnerName(gw)}
-	if err := r.Get(ctx, key, pdb); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("reading PodDisruptionBudget %s: %w", key, err)
+	deleted, err := r.deleteControlled(ctx, gw, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: gateway.RunnerName(gw)}})
+	if deleted {
+		logf.FromContext(ctx).Info("Deleted the runners' PodDisruptionBudget: the gateway runs one runner", "podDisruptionBudget", gateway.RunnerName(gw))
 	}
-	if !metav1.IsControlledBy(pdb, gw) {
-		return nil
-	}
-	if err := r.Delete(ctx, pdb); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("deleting PodDisruptionBudget %s: %w", key, err)
-	}
-	logf.FromContext(ctx).Info("Deleted the runners' PodDisruptionBudget: the gateway runs one runner", "podDisruptionBudget", key.Name)
-	return nil
+	return err
 }

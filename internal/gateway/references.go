@@ -88,14 +88,7 @@ func References(gw *chatv1alpha1.GenesysGateway) []Reference {
 	}
 	if t := conn.TLS; t != nil {
 		if b := t.CABundle; b != nil {
-			kind, key := Kind(b.Kind), b.Key
-			if kind == "" {
-				kind = KindConfigMap
-			}
-			if key == "" {
-				key = KeyCABundle
-			}
-			refs = append(refs, Reference{FieldCABundle, kind, string(b.Name), []string{key}})
+			refs = append(refs, caBundle(FieldCABundle, b))
 		}
 		if c := t.ClientCertificateSecretRef; c != nil {
 			refs = append(refs, Reference{FieldClientCertificate, KindSecret, string(c.Name), []string{KeyTLSCertificate, KeyTLSKey}})
@@ -115,14 +108,7 @@ func References(gw *chatv1alpha1.GenesysGateway) []Reference {
 	if w := gw.Spec.Runner.Webhook; w != nil {
 		refs = append(refs, Reference{FieldWebhookSecret, KindSecret, string(w.SigningSecretRef.Name), []string{KeyWebhookSecret}})
 		if b := w.CABundle; b != nil {
-			kind, key := Kind(b.Kind), b.Key
-			if kind == "" {
-				kind = KindConfigMap
-			}
-			if key == "" {
-				key = KeyCABundle
-			}
-			refs = append(refs, Reference{FieldWebhookCABundle, kind, string(b.Name), []string{key}})
+			refs = append(refs, caBundle(FieldWebhookCABundle, b))
 		}
 	}
 	return refs
@@ -137,4 +123,17 @@ func Names(refs []Reference, kind Kind) []string {
 		}
 	}
 	return names
+}
+
+// caBundle is the reference of a CA bundle named by field: a ConfigMap unless it says
+// Secret, key ca.crt unless it names one.
+func caBundle(field Field, b *chatv1alpha1.CABundleReference) Reference {
+	kind, key := Kind(b.Kind), b.Key
+	if kind == "" {
+		kind = KindConfigMap
+	}
+	if key == "" {
+		key = KeyCABundle
+	}
+	return Reference{field, kind, string(b.Name), []string{key}}
 }
