@@ -39,6 +39,17 @@ type GenesysGatewayStatus struct {
 	// ChatCounters are the gateway's totals: the sums of the runners' entries.
 	ChatCounters `json:",inline"`
 
+	// chatStores are the runner ordinals that have a durable chat store (Secrets
+	// <name>-chats-<ordinal>-<shard> and the Lease <name>-chats-<ordinal>): every ordinal
+	// below spec.runner.replicas, and those of removed runners until their chats are
+	// adopted. The runners read it to know which chats may need adopting.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:Minimum=0
+	// +kubebuilder:validation:items:Maximum=19
+	ChatStores []int32 `json:"chatStores,omitempty"`
+
 	// runners holds one entry per runner pod, written by that runner.
 	// +optional
 	// +listType=map
@@ -149,6 +160,42 @@ type RunnerStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	WebhookLastError string `json:"webhookLastError,omitempty"`
+
+	// ownedStores are the runner ordinals whose chats this runner owns now (it holds their
+	// Leases): its own, and those it adopted from a stopped or removed runner.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:Minimum=0
+	// +kubebuilder:validation:items:Maximum=19
+	OwnedStores []int32 `json:"ownedStores,omitempty"`
+
+	// chatsResumed counts the chats this runner took over from a store: its own after a
+	// restart, or another runner's.
+	// +optional
+	ChatsResumed int64 `json:"chatsResumed,omitempty"`
+
+	// chatsAdopted counts the chats of other runners' stores this runner took over.
+	// +optional
+	ChatsAdopted int64 `json:"chatsAdopted,omitempty"`
+
+	// chatsHandedOver counts the chats this runner gave up to another owner (a graceful
+	// stop, a hand-back).
+	// +optional
+	ChatsHandedOver int64 `json:"chatsHandedOver,omitempty"`
+
+	// storedChats is the number of chat records in the stores this runner owns.
+	// +optional
+	StoredChats int32 `json:"storedChats,omitempty"`
+
+	// storeWrites counts this runner's writes to its chat stores.
+	// +optional
+	StoreWrites int64 `json:"storeWrites,omitempty"`
+
+	// storeError is the last failed store write, empty once one succeeds after it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	StoreError string `json:"storeError,omitempty"`
 
 	// updateTime is when the runner last wrote this entry.
 	// +optional

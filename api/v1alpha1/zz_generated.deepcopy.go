@@ -341,6 +341,11 @@ func (in *GenesysGatewayStatus) DeepCopyInto(out *GenesysGatewayStatus) {
 		}
 	}
 	out.ChatCounters = in.ChatCounters
+	if in.ChatStores != nil {
+		in, out := &in.ChatStores, &out.ChatStores
+		*out = make([]int32, len(*in))
+		copy(*out, *in)
+	}
 	if in.Runners != nil {
 		in, out := &in.Runners, &out.Runners
 		*out = make([]RunnerStatus, len(*in))
@@ -486,6 +491,11 @@ func (in *RunnerStatus) DeepCopyInto(out *RunnerStatus) {
 	if in.Credentials != nil {
 		in, out := &in.Credentials, &out.Credentials
 		*out = make([]CredentialVersion, len(*in))
+		copy(*out, *in)
+	}
+	if in.OwnedStores != nil {
+		in, out := &in.OwnedStores, &out.OwnedStores
+		*out = make([]int32, len(*in))
 		copy(*out, *in)
 	}
 	if in.UpdateTime != nil {

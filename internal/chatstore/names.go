@@ -16,6 +16,10 @@ const (
 	LabelStore = "chat.gatewayops.io/store"
 	// StoreValue is the value of LabelStore.
 	StoreValue = "chats"
+	// AnnotationChats on a shard is the number of chat records it holds, written by the
+	// runner with every write: the operator reads it from the object's metadata (never
+	// its data) to remove the store of a removed runner once it is empty.
+	AnnotationChats = "chat.gatewayops.io/chats"
 	// AnnotationHandback on an ordinal's Lease names the pod that asks for the ordinal's
 	// chats back: the ordinal's own runner, started again while a peer holds them.
 	AnnotationHandback = "chat.gatewayops.io/handback-to"
