@@ -41,6 +41,7 @@ func TestOpenAPIBoundsAreTheConstants(t *testing.T) {
 		{cat(prop("User", "timeZoneOffsetMinutes"), "maximum"), api.MaxTimeZoneOffsetMinutes},
 		{cat(prop("MessageRequest", "text"), "maxLength"), api.MaxTextLength},
 		{cat(prop("MessageRequest", "type"), "maxLength"), api.MaxMessageTypeLength},
+		{cat(prop("MessageRequest", "clientMessageId"), "maxLength"), api.MaxClientMessageIDLength},
 		{cat(prop("PresentRequest", "url"), "maxLength"), api.MaxURLLength},
 		{cat(prop("PresentRequest", "title"), "maxLength"), api.MaxTitleLength},
 		{cat(prop("EventFields", "data"), "maxProperties"), api.MaxEventDataEntries},

@@ -63,7 +63,8 @@ func (r *Request) Validate() error {
 
 // Validate checks the message's text (required) and the lengths; a *FieldError or nil.
 func (m *MessageRequest) Validate() error {
-	return first(required("text", m.Text), bounded("text", m.Text, MaxTextLength), bounded("type", m.Type, MaxMessageTypeLength))
+	return first(required("text", m.Text), bounded("text", m.Text, MaxTextLength), bounded("type", m.Type, MaxMessageTypeLength),
+		bounded("clientMessageId", m.ClientMessageID, MaxClientMessageIDLength))
 }
 
 // Validate checks that typing is set; a *FieldError or nil.

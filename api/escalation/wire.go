@@ -28,6 +28,11 @@ const (
 	MaxTextLength = 8192
 	// MaxMessageTypeLength bounds the type of a user's message.
 	MaxMessageTypeLength = 64
+	// MaxClientMessageIDLength bounds a message's clientMessageId.
+	MaxClientMessageIDLength = 64
+	// MaxClientMessages is how many of a chat's most recent client message ids the
+	// gateway remembers.
+	MaxClientMessages = 8
 	// MaxURLLength bounds a presented URL.
 	MaxURLLength = 2048
 	// MaxTitleLength bounds a presented URL's title.
@@ -101,6 +106,10 @@ type MessageRequest struct {
 	Text string `json:"text"`
 	// Type is passed to Genesys as the message's type and echoed to the agent side.
 	Type string `json:"type,omitempty"`
+	// ClientMessageID is the bot's id of this message, optional: a retry with the same id
+	// (after a timeout, say) is not sent to the agent again, even by another runner after
+	// a hand-over; the gateway remembers the chat's MaxClientMessages most recent ids.
+	ClientMessageID string `json:"clientMessageId,omitempty"`
 }
 
 // TypingRequest is the body of POST /v1/chats/{id}/typing: the user starts or stops

@@ -3,10 +3,12 @@ package chat
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
+	"github.com/gatewayops/genesys-gateway-operator/internal/chatstore"
 )
 
 // Get returns a chat.
@@ -34,11 +36,45 @@ func (m *Manager) LiveChatOf(conversationID string) (View, bool) {
 	return c.view(), true
 }
 
-// SendMessage sends the user's message to the agent.
-func (m *Manager) SendMessage(ctx context.Context, id, text, messageType string) error {
-	return m.call(ctx, id, "sending the message", func(sess *gms.Session, pos int) (*gms.Response, error) {
+// SendMessage sends the user's message to the agent. A message with a client message id
+// the chat has seen among its most recent ones was delivered already: it is not sent
+// again (a bot's retry after a lost answer), and the retry succeeds.
+func (m *Manager) SendMessage(ctx context.Context, id, text, messageType, clientMessageID string) error {
+	if clientMessageID != "" {
+		c, err := m.get(id)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		seen := slices.Contains(c.clientMessages, clientMessageID)
+		c.mu.Unlock()
+		if seen {
+			return nil
+		}
+	}
+	err := m.call(ctx, id, "sending the message", func(sess *gms.Session, pos int) (*gms.Response, error) {
 		return m.opts.GMS.Send(ctx, sess, text, messageType, pos)
 	})
+	if err == nil && clientMessageID != "" {
+		m.rememberClientMessage(id, clientMessageID)
+	}
+	return err
+}
+
+// rememberClientMessage adds a delivered message's client id to its chat's window of
+// recent ids, and to its record.
+func (m *Manager) rememberClientMessage(id, clientMessageID string) {
+	c, err := m.get(id)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.clientMessages) >= chatstore.MaxClientMessages {
+		c.clientMessages = slices.Delete(slices.Clone(c.clientMessages), 0, len(c.clientMessages)-chatstore.MaxClientMessages+1)
+	}
+	c.clientMessages = append(c.clientMessages, clientMessageID)
+	m.persist(c)
 }
 
 // Typing tells the agent that the user started or stopped typing.
@@ -93,7 +129,7 @@ func (m *Manager) call(ctx context.Context, id, what string, do func(*gms.Sessio
 		m.observeCall(err, sessionCall)
 	}
 	c.mu.Lock()
-	if terminal(c.state) { // closed meanwhile: the call's own outcome is all there is to say
+	if c.over() { // closed or handed over meanwhile: the call's own outcome is all there is to say
 		c.mu.Unlock()
 		if gerr := refusal(err); gerr != nil {
 			return &RefusedError{What: what, Ended: true, Err: gerr}
@@ -106,6 +142,7 @@ func (m *Manager) call(ctx context.Context, id, what string, do func(*gms.Sessio
 		return &RefusedError{What: what, Ended: !m.confirmAlive(c, cause), Err: cause}
 	}
 	defer c.mu.Unlock()
+	m.persist(c)
 	if gerr := refusal(err); gerr != nil { // handle ended the chat (chatEnded)
 		return &RefusedError{What: what, Ended: true, Err: gerr}
 	}
@@ -146,7 +183,7 @@ func (m *Manager) Events(ctx context.Context, id string, after int64, wait time.
 	evs, grew := c.events.after(after)
 	over := terminal(c.state)
 	c.mu.Unlock()
-	if len(evs) > 0 || over || !waitFor(ctx, m.clock, grew, wait) {
+	if len(evs) > 0 || over || !waitFor(ctx, m.clock, grew, c.gone, wait) {
 		return evs, nil
 	}
 	c.mu.Lock()

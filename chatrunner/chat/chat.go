@@ -29,6 +29,16 @@ type chat struct {
 	// elem is the chat's place in the manager's active list (the manager's lock).
 	elem *list.Element
 
+	// store is where the chat's durable record lives: the store of a runner ordinal (the
+	// one that created the chat, whoever owns it now) and a shard of it; shard < 0 when
+	// the manager has no store.
+	store placement
+	// gone closes when the chat leaves this runner for another owner (a hand-over, a lost
+	// Lease): waits on its events end, and the reader asks again, reaching the new owner.
+	gone chan struct{}
+	// away is set (under mu) once the chat left: nothing may touch it any more.
+	away bool
+
 	mu          sync.Mutex
 	state       chatv1alpha1.ChatState
 	session     *gms.Session
@@ -44,7 +54,25 @@ type chat struct {
 	// agents are the agents that joined, by Genesys participant id.
 	agents map[int]Agent
 	events eventLog
+
+	// waitingTime is when Genesys answered Request Chat: the time of the first notice.
+	waitingTime time.Time
+	// clientMessages are the bot's most recent client message ids (a bounded window).
+	clientMessages []string
+	// webhookDelivered is the highest seq the webhook receiver took.
+	webhookDelivered int64
+	// replayTo is, on a chat resumed from its record, the number of events its previous
+	// owner had derived: events up to it are derived again from the transcript with the
+	// same seq, and are not reported to observers a second time.
+	replayTo int64
+	// saved is what the record last put into the store says, to skip puts that change
+	// nothing.
+	saved savedMark
 }
+
+// over reports whether the engine is done with a chat: it ended, or it left this runner;
+// called with c.mu held.
+func (c *chat) over() bool { return c.away || terminal(c.state) }
 
 // view returns the chat as the API shows it; called with c.mu held.
 func (c *chat) view() View {

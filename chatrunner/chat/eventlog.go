@@ -28,6 +28,9 @@ func (l *eventLog) append(e Event) {
 	l.grew = make(chan struct{})
 }
 
+// next returns the seq the next event gets.
+func (l *eventLog) next() int64 { return int64(len(l.events)) + 1 }
+
 // after returns up to maxEventsPerRead events with seq > n, and the channel that closes on
 // the next append.
 func (l *eventLog) after(n int64) ([]Event, <-chan struct{}) {
@@ -41,8 +44,9 @@ func (l *eventLog) after(n int64) ([]Event, <-chan struct{}) {
 	return append([]Event(nil), l.events[n:end]...), l.grew
 }
 
-// waitFor waits until grew closes, wait passes or ctx ends; it reports whether grew closed.
-func waitFor(ctx context.Context, clk clock.Clock, grew <-chan struct{}, wait time.Duration) bool {
+// waitFor waits until grew closes, wait passes, gone closes or ctx ends; it reports
+// whether grew closed.
+func waitFor(ctx context.Context, clk clock.Clock, grew, gone <-chan struct{}, wait time.Duration) bool {
 	if wait <= 0 {
 		return false
 	}
@@ -52,6 +56,7 @@ func waitFor(ctx context.Context, clk clock.Clock, grew <-chan struct{}, wait ti
 	case <-grew:
 		return true
 	case <-t.C():
+	case <-gone:
 	case <-ctx.Done():
 	}
 	return false

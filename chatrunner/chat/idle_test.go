@@ -23,7 +23,7 @@ func TestIdleAlertWarnsThenIdleCloseEnds(t *testing.T) {
 	alert := h.waitEvent(id, chat.KindIdleAlert)
 	h.Expect(alert.Canned).To(Equal(chat.CannedIdleAlert))
 	h.Expect(alert.Text).To(Equal("Sind Sie noch da? Diese Unterhaltung wird bald beendet, wenn Sie nicht antworten."))
-	h.Expect(h.m.SendMessage(context.Background(), id, "Ja, noch da", "text")).To(Succeed())
+	h.Expect(h.m.SendMessage(context.Background(), id, "Ja, noch da", "text", "")).To(Succeed())
 
 	v := h.waitState(id, chatv1alpha1.ChatEnded)
 	h.Expect(v.EndReason).To(Equal(chatv1alpha1.EndIdleTimeout))

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,6 +21,10 @@ const (
 // capacityRetryAfter is the Retry-After of a full runner whose agents are all available.
 const capacityRetryAfter = 10 * time.Second
 
+// commitTimeout bounds the wait for a new chat's record to be written: beyond it the
+// escalation is refused (503) rather than left hanging while the API server is away.
+const commitTimeout = 5 * time.Second
+
 // Escalate starts a chat for a bot's conversation. While a chat of the same conversation
 // is live it returns that chat and false; otherwise the new chat and true. The chat is
 // requested on Genesys in the background: it starts in state Requesting. Before Run has
@@ -33,6 +38,9 @@ func (m *Manager) Escalate(ctx context.Context, e Escalation) (View, bool, error
 	s := m.Settings()
 	if err := validate(s, e); err != nil {
 		return View{}, false, err
+	}
+	if m.draining.Load() {
+		return View{}, false, ErrDraining
 	}
 	now := m.clock.Now()
 	m.mu.Lock()
@@ -55,9 +63,20 @@ func (m *Manager) Escalate(ctx context.Context, e Escalation) (View, bool, error
 		m.mu.Unlock()
 		return View{}, false, err
 	}
+	where, err := m.place()
+	if err != nil {
+		m.agents.release(slot)
+		if probe {
+			m.agents.probing = false
+		}
+		m.mu.Unlock()
+		return View{}, false, err
+	}
 	c := &chat{
 		id:          m.newID(),
 		escalation:  e,
+		store:       where,
+		gone:        make(chan struct{}),
 		slot:        slot,
 		probe:       probe,
 		state:       chatv1alpha1.ChatRequesting,
@@ -73,12 +92,82 @@ func (m *Manager) Escalate(ctx context.Context, e Escalation) (View, bool, error
 	m.mu.Unlock()
 
 	c.mu.Lock()
+	m.persist(c)
+	c.mu.Unlock()
+	if err := m.commit(ctx, c); err != nil {
+		return View{}, false, err
+	}
+	c.mu.Lock()
 	m.observe(c, "")
 	v := c.view()
 	c.mu.Unlock()
 	m.notify()
 	go m.request(c)
 	return v, true, nil
+}
+
+// place picks the store shard of a new chat of this runner; called with m.mu held. A full
+// store is a full runner; a store this runner does not own (yet, or any more) refuses
+// the escalation for another runner to take.
+func (m *Manager) place() (placement, error) {
+	st := m.opts.Store
+	if st == nil {
+		return noStore, nil
+	}
+	shard, err := st.Place(m.opts.Ordinal)
+	switch {
+	case errors.Is(err, ErrStoreFull):
+		return noStore, &CapacityError{Capacity: m.agents.available() * m.Settings().MaxChatsPerAgent, RetryAfter: capacityRetryAfter}
+	case err != nil:
+		return noStore, &StoreError{Err: err}
+	}
+	return placement{ordinal: m.opts.Ordinal, shard: shard}, nil
+}
+
+// commit makes a new chat durable before the bot hears of it: it waits for the store's
+// next write of the chat's shard (shared with every chat created meanwhile). When the
+// store cannot write, the chat is forgotten before anything was asked of Genesys, and
+// the escalation is refused for the bot to retry.
+func (m *Manager) commit(ctx context.Context, c *chat) error {
+	st := m.opts.Store
+	if st == nil || c.store.shard < 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
+	err := st.Sync(ctx, c.store.ordinal, c.store.shard)
+	if err == nil {
+		return nil
+	}
+	m.mu.Lock()
+	delete(m.chats, c.id)
+	if m.byConversation[c.escalation.ConversationID] == c {
+		delete(m.byConversation, c.escalation.ConversationID)
+	}
+	m.active.Remove(c.elem)
+	m.counts.add(chatv1alpha1.ChatRequesting, -1)
+	m.agents.release(c.slot)
+	if c.probe {
+		m.agents.probing = false
+	}
+	m.mu.Unlock()
+	c.mu.Lock()
+	c.away = true
+	m.unpersist(c)
+	c.mu.Unlock()
+	return &StoreError{Err: err}
+}
+
+// syncSoon asks the store to write a chat's shard now rather than at its next coalesced
+// write: the chat got what resuming it needs most (its Genesys session).
+func (m *Manager) syncSoon(c *chat) {
+	if st := m.opts.Store; st != nil && c.store.shard >= 0 {
+		go func() {
+			if err := st.Sync(m.base, c.store.ordinal, c.store.shard); err != nil && m.base.Err() == nil {
+				m.log.Info("Could not record chat's session yet: the store retries", "chat", c.id, "error", err.Error())
+			}
+		}()
+	}
 }
 
 // validate checks an escalation against the gateway.
@@ -140,6 +229,9 @@ func (m *Manager) request(c *chat) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.away {
+		return
+	}
 	if sess != nil {
 		c.session = sess
 	}
@@ -159,10 +251,13 @@ func (m *Manager) request(c *chat) {
 		m.fail(c, err)
 		return
 	}
+	c.waitingTime = m.clock.Now().Truncate(time.Millisecond) // as the record keeps it
 	m.setState(c, chatv1alpha1.ChatWaitingForAgent)
-	m.notice(c, CannedWaitingForAgent)
+	m.notice(c, CannedWaitingForAgent, c.waitingTime)
 	_ = m.handle(c, resp, nil) // a nil error: handle reports no failure for a first answer
 	if !terminal(c.state) {
+		m.persist(c)
+		m.syncSoon(c)
 		m.sched.add(c)
 	}
 }
@@ -184,7 +279,7 @@ func (m *Manager) poll(c *chat, due time.Time) {
 	}
 	s := m.Settings()
 	c.mu.Lock()
-	if terminal(c.state) {
+	if c.over() {
 		c.mu.Unlock()
 		return
 	}
@@ -204,11 +299,14 @@ func (m *Manager) poll(c *chat, due time.Time) {
 	}
 	m.observeCall(err, pollCall)
 	c.mu.Lock()
-	if terminal(c.state) {
+	if c.over() {
 		c.mu.Unlock()
 		return
 	}
 	err = m.handle(c, resp, err)
+	if err == nil {
+		m.checkSeam(c)
+	}
 	if cause := mayHaveEnded(err); cause != nil {
 		c.mu.Unlock()
 		m.confirmAlive(c, cause)
@@ -217,6 +315,7 @@ func (m *Manager) poll(c *chat, due time.Time) {
 	if err != nil {
 		m.fail(c, err)
 	}
+	m.persist(c)
 	c.mu.Unlock()
 }
 
@@ -324,6 +423,7 @@ func (m *Manager) finish(c *chat, to chatv1alpha1.ChatState, reason chatv1alpha1
 		c.lastError = errMsg
 	}
 	m.sched.remove(c)
+	m.unpersist(c)
 	m.mu.Lock()
 	m.counts.move(from, to)
 	m.agents.release(c.slot)
@@ -336,15 +436,15 @@ func (m *Manager) finish(c *chat, to chatv1alpha1.ChatState, reason chatv1alpha1
 
 	switch {
 	case to == chatv1alpha1.ChatTransferred:
-		m.notice(c, CannedConversationTransferred)
+		m.notice(c, CannedConversationTransferred, c.endTime)
 	case to == chatv1alpha1.ChatFailed:
-		m.notice(c, CannedTechnicalError)
+		m.notice(c, CannedTechnicalError, c.endTime)
 	case reason == chatv1alpha1.EndEscalationTimeout:
-		m.notice(c, CannedNoAgentAvailable)
+		m.notice(c, CannedNoAgentAvailable, c.endTime)
 	case c.idleClosed && reason == chatv1alpha1.EndIdleTimeout:
 		// The idleClose event told the user already; a second closing text would repeat it.
 	case reason != chatv1alpha1.EndUserClosed:
-		m.notice(c, CannedConversationClosed)
+		m.notice(c, CannedConversationClosed, c.endTime)
 	}
 	kind := map[chatv1alpha1.ChatState]string{
 		chatv1alpha1.ChatEnded:       KindEnded,
@@ -376,8 +476,10 @@ func (m *Manager) observe(c *chat, from chatv1alpha1.ChatState) {
 	}
 }
 
-// notice appends a canned message to a chat's events; called with c.mu held.
-func (m *Manager) notice(c *chat, key chatv1alpha1.CannedMessageKey) {
+// notice appends a canned message to a chat's events at a time; called with c.mu held.
+// The time is the time of what caused it (a Genesys event's), so that a chat resumed by
+// another runner derives the same notice again.
+func (m *Manager) notice(c *chat, key chatv1alpha1.CannedMessageKey, at time.Time) {
 	s := m.Settings()
-	c.events.append(Event{Kind: KindNotice, Time: m.clock.Now(), Canned: key, Text: s.Canned(key, c.agent.Name)})
+	c.events.append(Event{Kind: KindNotice, Time: at, Canned: key, Text: s.Canned(key, c.agent.Name)})
 }

@@ -48,7 +48,7 @@ func TestChatFromEscalationToAgentAndBack(t *testing.T) {
 
 	// User side to the agent.
 	h.Expect(h.m.Typing(ctx, id, true)).To(Succeed())
-	h.Expect(h.m.SendMessage(ctx, id, "My bill: 5 & 6 + 7%", "text")).To(Succeed())
+	h.Expect(h.m.SendMessage(ctx, id, "My bill: 5 & 6 + 7%", "text", "")).To(Succeed())
 	h.Expect(h.m.Typing(ctx, id, false)).To(Succeed())
 	h.Expect(h.m.Present(ctx, id, "https://example.com/card")).To(Succeed())
 	var types, texts []string
@@ -101,7 +101,7 @@ func TestUserCloseDisconnectsOnGenesys(t *testing.T) {
 	again, err := h.m.Close(context.Background(), id)
 	h.Expect(err).NotTo(HaveOccurred())
 	h.Expect(again.EndTime).To(Equal(v.EndTime))
-	h.Expect(h.m.SendMessage(context.Background(), id, "late", "")).To(MatchError(ContainSubstring("over")))
+	h.Expect(h.m.SendMessage(context.Background(), id, "late", "", "")).To(MatchError(ContainSubstring("over")))
 	next, created, err := h.m.Escalate(context.Background(), escalation("conv-close"))
 	h.Expect(err).NotTo(HaveOccurred())
 	h.Expect(created).To(BeTrue())

@@ -46,6 +46,10 @@ type Options struct {
 	Retention time.Duration
 	// PollLateness observes how late each poll started; optional.
 	PollLateness func(time.Duration)
+	// Store keeps the chats' durable records; nil keeps chats in memory only.
+	Store Store
+	// Ordinal is this runner's ordinal: its new chats go into that ordinal's store.
+	Ordinal int
 }
 
 // Manager runs every chat of one runner.
@@ -69,6 +73,11 @@ type Manager struct {
 	ended          []*chat    // ended chats, oldest first, until retention passes
 	agents         agentPool
 	counts         counts
+	handover       HandoverCounts
+	// handedOver are the ids of chats that left for another runner, until the retention
+	// passes: the API tells their readers to ask again instead of "not found".
+	handedOver map[string]time.Time
+	draining   atomic.Bool
 }
 
 // counts are a runner's chat counters.
@@ -98,6 +107,7 @@ func NewManager(opts Options) *Manager {
 		running:        make(chan struct{}),
 		chats:          map[string]*chat{},
 		byConversation: map[string]*chat{},
+		handedOver:     map[string]time.Time{},
 		active:         list.New(),
 	}
 	m.sched = newScheduler(m.clock, opts.Settings.PollInterval, m.firePoll)
@@ -156,6 +166,9 @@ func (m *Manager) get(id string) (*chat, error) {
 	defer m.mu.Unlock()
 	c, ok := m.chats[id]
 	if !ok {
+		if _, away := m.handedOver[id]; away {
+			return nil, ErrHandedOver
+		}
 		return nil, ErrNotFound
 	}
 	return c, nil
@@ -177,6 +190,7 @@ func (m *Manager) sweep() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.agents.refresh(now, m.Settings().AvailabilityRefresh)
+	m.forgetHandedOver(now)
 	n := 0
 	for n < len(m.ended) && now.Sub(m.ended[n].endTime) > m.opts.Retention {
 		delete(m.chats, m.ended[n].id)

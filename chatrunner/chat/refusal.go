@@ -58,7 +58,7 @@ func mayHaveEnded(err error) *gms.Error {
 // called without c.mu held.
 func (m *Manager) confirmAlive(c *chat, cause *gms.Error) bool {
 	c.mu.Lock()
-	if terminal(c.state) {
+	if c.over() {
 		c.mu.Unlock()
 		return false
 	}
@@ -72,7 +72,7 @@ func (m *Manager) confirmAlive(c *chat, cause *gms.Error) bool {
 	m.observeCall(err, pollCall)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if terminal(c.state) {
+	if c.over() {
 		return false
 	}
 	for _, e := range c.transcript.Accept(resp) {
@@ -82,6 +82,7 @@ func (m *Manager) confirmAlive(c *chat, cause *gms.Error) bool {
 		return false
 	}
 	if err == nil && resp != nil && !resp.ChatEnded {
+		m.persist(c)
 		m.log.Info("Kept chat after a statusCode 2: a Refresh showed it alive", "chat", c.id, "error", cause.Error())
 		return true
 	}

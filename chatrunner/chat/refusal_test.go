@@ -42,7 +42,7 @@ func TestRefusedMessageIsAnErrorEvenWhenItEndsTheChat(t *testing.T) {
 	id, gid := h.escalate("conv-refused")
 	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultStatus2, Op: gms.OpSend, ChatID: gid, ChatEnded: true, Times: 1})
 
-	r := h.refused(h.m.SendMessage(context.Background(), id, "hello", "text"))
+	r := h.refused(h.m.SendMessage(context.Background(), id, "hello", "text", ""))
 	h.Expect(r.Ended).To(BeTrue())
 	h.Expect(r.Err.Errors).To(ContainElement(HaveField("Code", 249)))
 	h.Expect(r.Error()).To(ContainSubstring("249 Media server was not able to execute request"))
@@ -70,14 +70,14 @@ func TestStatus2WithoutChatEndedKeepsAChatARefreshShowsAlive(t *testing.T) {
 	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultStatus2, Op: gms.OpSend, ChatID: gid, Times: 1})
 	refreshes := h.count(gid, gms.OpRefresh)
 
-	r := h.refused(h.m.SendMessage(context.Background(), id, "hello", "text"))
+	r := h.refused(h.m.SendMessage(context.Background(), id, "hello", "text", ""))
 	h.Expect(r.Ended).To(BeFalse())
 	h.Expect(h.count(gid, gms.OpRefresh)).To(Equal(refreshes+1), "a Refresh confirmed the chat")
 	// The confirming Refresh brought the agent's join, and the chat goes on.
 	v, _ := h.m.Get(id)
 	h.Expect(v.State).To(Equal(chatv1alpha1.ChatConnected))
 	h.Expect(h.count(gid, gms.OpDisconnect)).To(BeZero())
-	h.Expect(h.m.SendMessage(context.Background(), id, "hello again", "text")).To(Succeed())
+	h.Expect(h.m.SendMessage(context.Background(), id, "hello again", "text", "")).To(Succeed())
 }
 
 func TestStatus2WithoutChatEndedEndsAChatARefreshShowsOver(t *testing.T) {
@@ -87,7 +87,7 @@ func TestStatus2WithoutChatEndedEndsAChatARefreshShowsOver(t *testing.T) {
 	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultStatus2, Op: gms.OpRefresh, ChatID: gid, Times: 1,
 		Errors: []gms.APIError{{Code: 8201, Advice: "no such user"}}})
 
-	r := h.refused(h.m.SendMessage(context.Background(), id, "hello", "text"))
+	r := h.refused(h.m.SendMessage(context.Background(), id, "hello", "text", ""))
 	h.Expect(r.Ended).To(BeTrue())
 	v, _ := h.m.Get(id)
 	h.Expect(v.State).To(Equal(chatv1alpha1.ChatFailed))
@@ -134,7 +134,7 @@ func TestStatus2WithoutChatEndedEndsAsARefreshTellsIt(t *testing.T) {
 	h.Expect(h.sim.Close(gid)).To(Succeed())
 	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultStatus2, Op: gms.OpSend, ChatID: gid, Times: 1})
 
-	h.Expect(h.refused(h.m.SendMessage(context.Background(), id, "hello", "text")).Ended).To(BeTrue())
+	h.Expect(h.refused(h.m.SendMessage(context.Background(), id, "hello", "text", "")).Ended).To(BeTrue())
 	v, _ := h.m.Get(id)
 	h.Expect(v.State).To(Equal(chatv1alpha1.ChatEnded))
 	h.Expect(v.EndReason).To(Equal(chatv1alpha1.EndAgentClosed), "the Refresh said the agent closed")

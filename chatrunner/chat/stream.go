@@ -8,6 +8,9 @@ type Tail struct {
 	Over bool
 	// Grew closes on the chat's next event.
 	Grew <-chan struct{}
+	// Gone closes when the chat leaves this runner (a hand-over): the stream ends, and
+	// the reader's reconnection reaches the new owner.
+	Gone <-chan struct{}
 }
 
 // Tail returns a chat's events after a seq without waiting. A server-sent event stream
@@ -21,7 +24,7 @@ func (m *Manager) Tail(id string, after int64) (Tail, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	evs, grew := c.events.after(after)
-	return Tail{Events: evs, Over: terminal(c.state), Grew: grew}, nil
+	return Tail{Events: evs, Over: terminal(c.state), Grew: grew, Gone: c.gone}, nil
 }
 
 // Stopping closes when the manager stops running (nil before Run: it never closes), so

@@ -28,7 +28,7 @@ func (m *Manager) apply(c *chat, e gms.Event) {
 			m.setState(c, chatv1alpha1.ChatConnected)
 		}
 		c.events.append(Event{Kind: KindAgentJoined, Time: at, Agent: a.Name})
-		m.notice(c, CannedAgentJoined)
+		m.notice(c, CannedAgentJoined, at)
 	case e.Type == gms.EventParticipantLeft && fromAgent:
 		c.events.append(Event{Kind: KindAgentLeft, Time: at, Agent: m.speaker(c, s, e)})
 	case e.Type == gms.EventMessage && fromAgent:

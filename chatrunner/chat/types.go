@@ -131,6 +131,15 @@ func (e *CapacityError) Error() string {
 	return fmt.Sprintf("the gateway is at its capacity of %d chats on this runner", e.Capacity)
 }
 
+// StoreError refuses an escalation the durable store could not record: the bot retries.
+type StoreError struct{ Err error }
+
+func (e *StoreError) Error() string {
+	return "the chat could not be recorded durably: " + e.Err.Error()
+}
+
+func (e *StoreError) Unwrap() error { return e.Err }
+
 // terminal reports whether a state is final.
 func terminal(s chatv1alpha1.ChatState) bool {
 	switch s {

@@ -23,7 +23,7 @@ type Engine interface {
 	Escalate(ctx context.Context, e chat.Escalation) (chat.View, bool, error)
 	Get(id string) (chat.View, error)
 	LiveChatOf(conversationID string) (chat.View, bool)
-	SendMessage(ctx context.Context, id, text, messageType string) error
+	SendMessage(ctx context.Context, id, text, messageType, clientMessageID string) error
 	Typing(ctx context.Context, id string, typing bool) error
 	Present(ctx context.Context, id, url string) error
 	Close(ctx context.Context, id string) (chat.View, error)
@@ -182,7 +182,7 @@ func (a *server) action(w http.ResponseWriter, r *http.Request) {
 	case "messages":
 		var req api.MessageRequest
 		if p = decodeValid(body, &req, req.Validate); p == nil {
-			err = a.opts.Engine.SendMessage(r.Context(), id, req.Text, req.Type)
+			err = a.opts.Engine.SendMessage(r.Context(), id, req.Text, req.Type, req.ClientMessageID)
 		}
 	case "typing":
 		var req api.TypingRequest
@@ -251,7 +251,21 @@ func (a *server) fail(w http.ResponseWriter, err error) {
 		refused  *chat.RefusedError
 		gerr     *gms.Error
 	)
+	var stored *chat.StoreError
 	switch {
+	case errors.Is(err, chat.ErrHandedOver):
+		p := problemUnavailable.with("The chat is being handed over to another runner; retry shortly.", "")
+		p.RetryAfter = time.Second
+		p.write(w)
+	case errors.Is(err, chat.ErrDraining):
+		p := problemUnavailable.with("This runner is stopping; retry and another runner takes the escalation.", "")
+		p.RetryAfter = time.Second
+		p.write(w)
+	case errors.As(err, &stored):
+		a.opts.Log.Info("Refused escalation: the chat store could not record it", "error", stored.Err.Error())
+		p := problemUnavailable.with("The chat could not be recorded durably (the Kubernetes API is unavailable); retry shortly.", "")
+		p.RetryAfter = time.Second
+		p.write(w)
 	case errors.Is(err, chat.ErrNotFound):
 		problemNotFound.with("No chat with this id on this gateway (ended chats are kept for a while, then forgotten).", "").write(w)
 	case errors.Is(err, chat.ErrPresentDisabled):

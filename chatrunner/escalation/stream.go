@@ -78,6 +78,8 @@ func (a *server) stream(w http.ResponseWriter, r *http.Request, id string) {
 				return
 			case <-stopping:
 				return
+			case <-tail.Gone:
+				return // handed over: the reader reconnects and reaches the new owner
 			}
 		}
 		if tail, err = a.opts.Engine.Tail(id, after); err != nil {

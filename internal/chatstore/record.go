@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/gatewayops/genesys-gateway-operator/api/escalation"
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 )
 
@@ -18,7 +19,7 @@ const RecordVersion = 1
 // bound still fits MaxRecordBytes (TestRecordAtEveryBoundFits).
 const (
 	// MaxConversationIDBytes is the escalation API's bound on a conversation id.
-	MaxConversationIDBytes = 256
+	MaxConversationIDBytes = escalation.MaxConversationIDLength
 	// MaxSessionFieldBytes bounds Genesys' chat id, user id, secure key and alias.
 	MaxSessionFieldBytes = 128
 	// MaxAgentBytes bounds the agent's display name and e-mail.
@@ -27,9 +28,9 @@ const (
 	MaxErrorBytes = 256
 	// MaxClientMessages is how many of the bot's most recent client message ids a chat
 	// remembers, so a retried message is not sent twice.
-	MaxClientMessages = 8
-	// MaxClientMessageIDBytes bounds one client message id (the escalation API's bound).
-	MaxClientMessageIDBytes = 64
+	MaxClientMessages = escalation.MaxClientMessages
+	// MaxClientMessageIDBytes bounds one client message id.
+	MaxClientMessageIDBytes = escalation.MaxClientMessageIDLength
 )
 
 // Record is what resuming a chat needs, written by the chat's owner. Events are not

@@ -19,6 +19,11 @@ type Env struct {
 	Sim     *gmssim.Simulator
 	Client  *gms.Client
 	Manager *chat.Manager
+	// URL is the simulator's base URL.
+	URL string
+	// Stop stops the engine as a crash would: its context ends, nothing is released or
+	// written. Safe to call more than once.
+	Stop func()
 }
 
 // Settings are fast engine settings for tests: domain acme, 20 ms polls, 3 agents of 10
@@ -44,8 +49,16 @@ func Start(t testing.TB, settings chat.Settings, simOpts gmssim.Options, opts ch
 	sim := gmssim.New(simOpts)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
+	env := StartOn(t, srv.URL, settings, opts)
+	env.Sim = sim
+	return env
+}
+
+// StartOn runs another engine against the simulator at url: a second runner.
+func StartOn(t testing.TB, url string, settings chat.Settings, opts chat.Options) *Env {
+	t.Helper()
 	client, err := gms.New(gms.Options{Settings: gms.Settings{
-		ServiceURL:  srv.URL,
+		ServiceURL:  url,
 		ServiceName: "customer-support",
 		Timeout:     2 * time.Second,
 		Retry:       gms.RetryPolicy{MaxAttempts: 3, InitialDelay: 10 * time.Millisecond, Multiplier: 2},
@@ -58,6 +71,7 @@ func Start(t testing.TB, settings chat.Settings, simOpts gmssim.Options, opts ch
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = m.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return &Env{Sim: sim, Client: client, Manager: m}
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return &Env{Client: client, Manager: m, URL: url, Stop: stop}
 }
