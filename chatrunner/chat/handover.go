@@ -207,4 +207,3 @@ func (m *Manager) forgetHandedOver(now time.Time) {
 		}
 	}
 }
-
