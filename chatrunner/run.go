@@ -123,7 +123,7 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	chatEvents := report.NewEvents(recorder, snap.Gateway)
 	hooks := webhook.New(webhook.Options{
-		Source:    engine,
+		Source:    engine.Webhooks(),
 		Config:    webhookConfig(watcher.Current),
 		Observer:  metrics.NewWebhook(reg, opts.Gateway.String()),
 		OnFailing: chatEvents.WebhookFailing,

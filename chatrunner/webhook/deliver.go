@@ -51,8 +51,12 @@ type Config struct {
 type Source interface {
 	// Feed reads every chat's events after the positions of cursor, and advances it.
 	Feed(cursor map[string]int64) []chat.NewEvents
-	// Tail reads a chat's events after a seq; it fails once the chat is forgotten.
+	// Tail reads a chat's events after a seq; it fails once the chat is forgotten, or
+	// with chat.ErrHandedOver once another runner carries it (and delivers from there).
 	Tail(id string, after int64) (chat.Tail, error)
+	// Delivered records how far a chat's delivery got, so that a runner taking the chat
+	// over goes on from there.
+	Delivered(id string, seq int64)
 }
 
 // Observer counts deliveries (metrics).
@@ -221,9 +225,19 @@ func (d *Deliverer) deliverChat(ctx context.Context, n chat.NewEvents) {
 	}()
 	// last is the latest seq of the chat seen: the batch's, or more seen while retrying.
 	last := n.Events[len(n.Events)-1].Seq
+	defer func() {
+		if p.seq > 0 && !p.gone {
+			d.opts.Source.Delivered(n.ChatID, p.seq)
+		}
+	}()
 	for _, e := range n.Events {
-		ok := d.deliverEvent(ctx, n.ChatID, e, &last)
+		ok, err := d.deliverEvent(ctx, n.ChatID, e, &last)
 		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, chat.ErrHandedOver) {
+			// Its new owner delivers from what this runner recorded: nothing is lost.
+			p.gone = true
 			return
 		}
 		if !ok {
@@ -241,10 +255,11 @@ func (d *Deliverer) deliverChat(ctx context.Context, n chat.NewEvents) {
 }
 
 // deliverEvent sends one event until the receiver takes it (true), refuses it (true:
-// counted as failed, not retried) or the chat is forgotten (false). Between retries it
-// checks that the chat is still held, and raises last to the latest seq it saw (up to 100
-// ahead: what is counted lost if the chat is forgotten is a lower bound).
-func (d *Deliverer) deliverEvent(ctx context.Context, chatID string, e chat.Event, last *int64) bool {
+// counted as failed, not retried) or the chat is forgotten or handed over (false, with
+// Tail's error). Between retries it checks that the chat is still held, and raises last
+// to the latest seq it saw (up to 100 ahead: what is counted lost if the chat is
+// forgotten is a lower bound).
+func (d *Deliverer) deliverEvent(ctx context.Context, chatID string, e chat.Event, last *int64) (bool, error) {
 	backoff := d.opts.Backoff
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -253,12 +268,12 @@ func (d *Deliverer) deliverEvent(ctx context.Context, chatID string, e chat.Even
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return true
+				return true, nil
 			case <-t.C():
 			}
 			tail, err := d.opts.Source.Tail(chatID, e.Seq)
 			if err != nil {
-				return false
+				return false, err
 			}
 			if n := len(tail.Events); n > 0 {
 				*last = max(*last, tail.Events[n-1].Seq)
@@ -266,10 +281,10 @@ func (d *Deliverer) deliverEvent(ctx context.Context, chatID string, e chat.Even
 		}
 		cfg, err := d.opts.Config()
 		if errors.Is(err, ErrDisabled) {
-			return true
+			return true, nil
 		}
 		if err == nil && !wanted(cfg.Kinds, e.Kind) {
-			return true
+			return true, nil
 		}
 		retry := true
 		if err == nil {
@@ -277,16 +292,16 @@ func (d *Deliverer) deliverEvent(ctx context.Context, chatID string, e chat.Even
 		}
 		if err == nil {
 			d.succeeded()
-			return true
+			return true, nil
 		}
 		if ctx.Err() != nil {
-			return true
+			return true, nil
 		}
 		d.failed(err)
 		if !retry {
 			d.count(func(s *Stats) { s.Failed++ })
 			d.observe(func(o Observer) { o.WebhookFailed() })
-			return true
+			return true, nil
 		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat/chattest"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/webhook"
+	"github.com/gatewayops/genesys-gateway-operator/internal/chatstore"
 )
 
 // newSecret returns a fresh whsec_ secret.
@@ -92,6 +93,8 @@ type fakeSource struct {
 	mu    sync.Mutex
 	logs  map[string][]chat.Event
 	feeds atomic.Int64
+	// delivered is how far delivery reported each chat.
+	delivered map[string]int64
 }
 
 func newFakeSource() *fakeSource { return &fakeSource{logs: map[string][]chat.Event{}} }
@@ -109,6 +112,15 @@ func (f *fakeSource) forget(chatID string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.logs, chatID)
+}
+
+func (f *fakeSource) Delivered(id string, seq int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.delivered == nil {
+		f.delivered = map[string]int64{}
+	}
+	f.delivered[id] = max(f.delivered[id], seq)
 }
 
 func (f *fakeSource) Feed(cursor map[string]int64) []chat.NewEvents {
@@ -184,7 +196,7 @@ func TestEventsOfARealEngineArriveSignedAsABotVerifiesThem(t *testing.T) {
 	env := chattest.Start(t, chattest.Settings(), gmssim.Options{}, chat.Options{IDPrefix: "r0"})
 	secret := newSecret(t)
 	rcv := newReceiver(t, nil)
-	run(t, env.Manager, rcv.srv.URL, &counter{}, nil, secret)
+	run(t, env.Manager.Webhooks(), rcv.srv.URL, &counter{}, nil, secret)
 
 	v, _, err := env.Manager.Escalate(t.Context(), chat.Escalation{ConversationID: "conv-1", Domain: "acme", User: chat.User{FirstName: "Jane"}})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -256,6 +268,40 @@ func TestAReceiverFailingThenRecoveringGetsEveryEventInOrder(t *testing.T) {
 	g.Expect(obs.failed.Load()).To(BeZero())
 	g.Expect(warnings.Load()).To(BeEquivalentTo(1), "one warning for the outage")
 	g.Expect(d.Stats()).To(Equal(webhook.Stats{Delivered: 8}), "the last error clears once delivered")
+	g.Eventually(func() int64 { src.mu.Lock(); defer src.mu.Unlock(); return src.delivered["c1"] }).Should(BeEquivalentTo(8), "how far delivery got is reported")
+}
+
+// TestAHandedOverChatIsDeliveredOnceAcrossRunners: the runner taking a chat over delivers
+// from where the previous one's record says delivery got, so each seq reaches the receiver
+// once across both runners.
+func TestAHandedOverChatIsDeliveredOnceAcrossRunners(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(5 * time.Second)
+	store := chattest.NewMemStore(chatstore.ChatsPerShard)
+	a := chattest.Start(t, chattest.Settings(), gmssim.Options{}, chat.Options{IDPrefix: "r0", Ordinal: 0, Store: store})
+	b := chattest.StartOn(t, a.URL, chattest.Settings(), chat.Options{IDPrefix: "r1", Ordinal: 1, Store: store})
+	rcv := newReceiver(t, nil)
+	run(t, a.Manager.Webhooks(), rcv.srv.URL, &counter{}, nil, newSecret(t))
+	run(t, b.Manager.Webhooks(), rcv.srv.URL, &counter{}, nil, newSecret(t))
+
+	v, _, err := a.Manager.Escalate(t.Context(), chat.Escalation{ConversationID: "conv-1", Domain: "acme", User: chat.User{FirstName: "Jane"}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func() string { v, _ = a.Manager.Get(v.ID); return v.GenesysChatID }).ShouldNot(BeEmpty())
+	g.Expect(a.Sim.AgentJoin(v.GenesysChatID, gmssim.Agent{Nickname: "Alice"})).To(Succeed())
+	g.Expect(a.Sim.AgentMessage(v.GenesysChatID, "before")).To(Succeed())
+	delivered := func() int64 {
+		r, err := chatstore.Decode(store.Records(0)[v.ID])
+		g.Expect(err).NotTo(HaveOccurred())
+		return r.WebhookDelivered
+	}
+	g.Eventually(delivered).Should(BeEquivalentTo(4), "waiting notice, agentJoined, its notice, the message: recorded")
+
+	g.Expect(a.Manager.Release(0)).To(Equal(1))
+	_, _ = b.Manager.Resume(0, store.Load(0))
+	g.Expect(a.Sim.AgentMessage(v.GenesysChatID, "after")).To(Succeed())
+	g.Eventually(func() []int64 { return seqsOf(rcv.deliveries(), v.ID) }).Should(Equal([]int64{1, 2, 3, 4, 5}),
+		"every seq once, in order, across the hand-over")
+	g.Expect(rcv.deliveries()[4].p.Event.Text).To(Equal("after"))
 }
 
 func TestARefusedEventIsNotRetried(t *testing.T) {
