@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // forwardedHeader marks a call one runner forwarded to another; it is never forwarded
@@ -15,14 +16,19 @@ import (
 const forwardedHeader = "X-Chat-Runner-Forwarded-By"
 
 // Router knows which runner owns a chat and forwards calls that reach another runner.
-// A chat's id starts with its owner's ordinal (ChatIDPrefix); an escalation belongs to the
-// runner its conversation id hashes to, so a bot's retry reaches the same runner and
-// stays idempotent whichever pod the Service picked.
+// A chat's id starts with the ordinal of the store it was created in (ChatIDPrefix), and
+// the chats of a store are carried by whichever runner holds that store's Lease now
+// (Holder): the ordinal's own runner, or a peer that adopted them. An escalation belongs
+// to the holder of the store its conversation id hashes to, so a bot's retry reaches the
+// same runner and stays idempotent whichever pod the Service picked.
 type Router struct {
 	// Self is this runner's ordinal.
 	Self int
 	// Replicas returns the gateway's current number of runners.
 	Replicas func() int
+	// Holder returns the ordinal of the runner that carries a store's chats now, false
+	// while no runner does (a hand-over under way). Nil: each runner carries its own.
+	Holder func(store int) (runner int, ok bool)
 	// Resolve returns the base URL of a runner's escalation API by ordinal.
 	Resolve func(ordinal int) (*url.URL, error)
 	// Transport carries forwarded calls; http.DefaultTransport when nil.
@@ -62,10 +68,24 @@ func (r *Router) ownerOfConversation(id string) int {
 	return int(h.Sum32() % uint32(n))
 }
 
-// forward sends the call to the runner that owns it and reports true, or reports false
-// when this runner must serve it (it owns it, or the call was forwarded already).
-func (r *Router) forward(w http.ResponseWriter, req *http.Request, owner int) bool {
-	if r == nil || owner == r.Self || req.Header.Get(forwardedHeader) != "" {
+// forward sends the call to the runner that carries a store's chats and reports true, or
+// reports false when this runner must serve it (it carries them, or the call was
+// forwarded already). While no runner carries them, the caller is told to retry.
+func (r *Router) forward(w http.ResponseWriter, req *http.Request, store int) bool {
+	if r == nil || req.Header.Get(forwardedHeader) != "" {
+		return false
+	}
+	owner := store
+	if r.Holder != nil {
+		var ok bool
+		if owner, ok = r.Holder(store); !ok {
+			p := problemUnavailable.with("The chats of this runner are being handed over to another runner; retry shortly.", "")
+			p.RetryAfter = time.Second
+			p.write(w)
+			return true
+		}
+	}
+	if owner == r.Self {
 		return false
 	}
 	target, err := r.Resolve(owner)

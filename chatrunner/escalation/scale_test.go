@@ -30,6 +30,8 @@ type fleet struct {
 	replicas atomic.Int32
 	down     atomic.Int32 // ordinal+1 of a runner that does not answer; 0: none
 	old      atomic.Int32 // ordinal+1 of a runner of an older release, without the lookup
+	// unheld is ordinal+1 of a store no runner holds (a hand-over under way); 0: none.
+	unheld atomic.Int32
 }
 
 func startFleet(t *testing.T) *fleet {
@@ -48,7 +50,8 @@ func startFleet(t *testing.T) *fleet {
 	}
 	replicas := func() int { return int(f.replicas.Load()) }
 	for i := range 3 {
-		r := start(t, nil, &escalation.Router{Self: i, Replicas: replicas, Resolve: resolve}, escalation.ChatIDPrefix(i), nil)
+		holder := func(store int) (int, bool) { return store, int(f.unheld.Load()) != store+1 }
+		r := start(t, nil, &escalation.Router{Self: i, Replicas: replicas, Resolve: resolve, Holder: holder}, escalation.ChatIDPrefix(i), nil)
 		urls[i], _ = url.Parse(r.srv.URL)
 		f.runners = append(f.runners, r)
 	}
@@ -144,5 +147,23 @@ func TestConversationIDsThatAreNotPathSegmentsAreRefused(t *testing.T) {
 		status, _, body := r.call(g, http.MethodPost, "/v1/chats", escalationBody(id))
 		g.Expect(status).To(Equal(http.StatusUnprocessableEntity), id)
 		g.Expect(body["field"]).To(Equal("conversationId"))
+	}
+}
+
+// TestACallOnAChatBeingHandedOverIsRetried: while no runner holds a store, a call on one
+// of its chats is answered 503 with Retry-After, wherever it lands.
+func TestACallOnAChatBeingHandedOverIsRetried(t *testing.T) {
+	g := NewWithT(t)
+	f := startFleet(t)
+	f.replicas.Store(3)
+	f.unheld.Store(2)
+	for _, r := range f.runners {
+		req, _ := http.NewRequest(http.MethodGet, r.srv.URL+"/v1/chats/r1-00000000000000aa", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		_ = resp.Body.Close()
+		g.Expect(resp.StatusCode).To(Equal(http.StatusServiceUnavailable))
+		g.Expect(resp.Header.Get("Retry-After")).To(Equal("1"))
 	}
 }
