@@ -28,6 +28,9 @@ const (
 	// ReasonWebhookFailing: deliveries to spec.runner.webhook started failing (Warning,
 	// once per outage).
 	ReasonWebhookFailing = "WebhookFailing"
+	// ReasonChatsAdopted: a runner took over the chats of another runner's store (one
+	// that stopped, crashed, lost its node or was removed by a scale-down).
+	ReasonChatsAdopted = "ChatsAdopted"
 )
 
 // Events records chat transitions as events on the gateway. It implements chat.Observer;
@@ -105,4 +108,16 @@ func orUnknown(agent string) string {
 func (e *Events) WebhookFailing(err error) {
 	e.rec.Eventf(e.gateway, nil, corev1.EventTypeWarning, ReasonWebhookFailing, "DeliverWebhook", "%s",
 		text.Truncate("Webhook deliveries are failing (retried, in order per chat): "+err.Error(), text.NoteLimit))
+}
+
+// ChatsAdopted records that this runner took over the chats of another runner's store:
+// how many it resumed, and how many it could not (they failed, and their bots were told).
+func (e *Events) ChatsAdopted(runner string, store, resumed, failed int) {
+	eventType := corev1.EventTypeNormal
+	if failed > 0 {
+		eventType = corev1.EventTypeWarning
+	}
+	e.rec.Eventf(e.gateway, nil, eventType, ReasonChatsAdopted, "AdoptChats", "%s",
+		text.Truncate(fmt.Sprintf("Runner %s adopted the chats of runner ordinal %d: %d resumed, %d failed (asked of Genesys when their runner stopped)",
+			runner, store, resumed, failed), text.NoteLimit))
 }
