@@ -22,15 +22,16 @@ import (
 )
 
 // applyRunners applies the objects that run a deployed gateway's runners, identity and
-// permissions first, and returns the runner StatefulSet as last observed.
-func (r *GatewayReconciler) applyRunners(ctx context.Context, gw *chatv1alpha1.GenesysGateway, image string, refs []reference) (*appsv1.StatefulSet, error) {
+// permissions first (with the chat stores given), and returns the runner StatefulSet as
+// last observed.
+func (r *GatewayReconciler) applyRunners(ctx context.Context, gw *chatv1alpha1.GenesysGateway, image string, refs []reference, stores render.StoreNames) (*appsv1.StatefulSet, error) {
 	sts := &appsv1.StatefulSet{}
 	steps := []func() error{
 		func() error {
 			return applyChild(ctx, r.Client, &corev1.ServiceAccount{}, render.ServiceAccount(gw), corev1ac.ExtractServiceAccount)
 		},
 		func() error {
-			role := render.Role(gw, gateway.Names(refs, gateway.KindSecret), gateway.Names(refs, gateway.KindConfigMap))
+			role := render.Role(gw, gateway.Names(refs, gateway.KindSecret), gateway.Names(refs, gateway.KindConfigMap), stores)
 			return applyChild(ctx, r.Client, &rbacv1.Role{}, role, rbacv1ac.ExtractRole)
 		},
 		func() error {

@@ -9,6 +9,7 @@ import (
 	"errors"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -56,7 +57,8 @@ type GatewayReconciler struct {
 
 // +kubebuilder:rbac:groups=chat.gatewayops.io,resources=genesysgateways,verbs=get;list;watch
 // +kubebuilder:rbac:groups=chat.gatewayops.io,resources=genesysgateways/status,verbs=get;patch;update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=serviceaccounts;services,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch;delete
@@ -137,14 +139,27 @@ func (r *GatewayReconciler) reconcile(ctx context.Context, s *scope) error {
 			return err
 		}
 		s.runnersPruned = true
-		return nil
+		// No runner runs: the stores that hold chats stay, for when it is deployed again.
+		keep, stores, err := r.ensureStores(ctx, gw, 0)
+		if err != nil {
+			return err
+		}
+		s.chatStores, s.storesObserved = storeOrdinals(keep), true
+		return r.pruneStores(ctx, gw, keep, stores)
 	}
-	sts, err := r.applyRunners(ctx, gw, image, refs)
+	// The stores first, so that the runners start with them, granted by name in their Role.
+	keep, stores, err := r.ensureStores(ctx, gw, gateway.Replicas(gw))
+	if err != nil {
+		return err
+	}
+	s.chatStores, s.storesObserved = storeOrdinals(keep), true
+	sts, err := r.applyRunners(ctx, gw, image, refs, storeNames(gw, keep))
 	if err != nil {
 		return err
 	}
 	s.statefulSet = sts
-	return nil
+	// The stores that are no longer needed last, once they have left the Role.
+	return r.pruneStores(ctx, gw, keep, stores)
 }
 
 // serves tells whether this operator instance serves a gateway (--gateway-service).
@@ -153,8 +168,8 @@ func (r *GatewayReconciler) serves(gw *chatv1alpha1.GenesysGateway) bool {
 }
 
 // SetupWithManager registers the reconciler: gateways this instance serves, the children
-// it owns, by metadata only the Secrets and ConfigMaps gateways reference, and the
-// gateways whose credentials' check has just finished.
+// it owns, by metadata only the Secrets and ConfigMaps gateways reference and the objects
+// of their chat stores, and the gateways whose credentials' check has just finished.
 func (r *GatewayReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	fields := mgr.GetFieldIndexer()
 	if err := fields.IndexField(ctx, &chatv1alpha1.GenesysGateway{}, secretIndex, indexer(gateway.KindSecret)); err != nil {
@@ -176,6 +191,9 @@ func (r *GatewayReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		Owns(&policyv1.PodDisruptionBudget{}).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.referencing(secretIndex))).
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.referencing(configMapIndex))).
+		// The chat stores by metadata only too: a shard's data is never cached.
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(storeOwner), builder.WithPredicates(storeChanged{})).
+		WatchesMetadata(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(storeOwner), builder.WithPredicates(storeChanged{})).
 		WatchesRawSource(r.verdicts.source(ctx)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Named("genesysgateway").

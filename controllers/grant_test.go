@@ -1,6 +1,8 @@
 package controllers_test
 
 import (
+	"slices"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -180,13 +182,13 @@ func setGrant(obj client.Object, labels, annotations map[string]string) {
 }
 
 // roleNames returns the names the runner Role of a gateway lets the runners read of a
-// resource (secrets, configmaps).
+// resource (secrets, configmaps): its read rule, not the rule of the chat stores.
 func roleNames(g Gomega, key client.ObjectKey, resource string) []string {
 	role := &rbacv1.Role{}
 	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name + "-runner"}, role)).To(Succeed())
 	var names []string
 	for _, rule := range role.Rules {
-		if len(rule.Resources) == 1 && rule.Resources[0] == resource {
+		if len(rule.Resources) == 1 && rule.Resources[0] == resource && slices.Equal(rule.Verbs, []string{"get", "list", "watch"}) {
 			names = append(names, rule.ResourceNames...)
 		}
 	}

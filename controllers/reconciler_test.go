@@ -102,6 +102,15 @@ var _ = Describe("GenesysGateway reconciler", func() {
 				{APIGroups: []string{"chat.gatewayops.io"}, Resources: []string{"genesysgateways/status"}, ResourceNames: []string{"acme"}, Verbs: []string{"get", "patch"}},
 				{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"bot-token", "gms-basic"}, Verbs: []string{"get", "list", "watch"}},
 				{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"agents"}, Verbs: []string{"get", "list", "watch"}},
+				// The chat stores of both runners: 3 agents x 1000 chats are 10 shards each.
+				{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{
+					"acme-chats-0-0", "acme-chats-0-1", "acme-chats-0-2", "acme-chats-0-3", "acme-chats-0-4",
+					"acme-chats-0-5", "acme-chats-0-6", "acme-chats-0-7", "acme-chats-0-8", "acme-chats-0-9",
+					"acme-chats-1-0", "acme-chats-1-1", "acme-chats-1-2", "acme-chats-1-3", "acme-chats-1-4",
+					"acme-chats-1-5", "acme-chats-1-6", "acme-chats-1-7", "acme-chats-1-8", "acme-chats-1-9",
+				}, Verbs: []string{"get", "update", "patch"}},
+				{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{"acme-chats-0", "acme-chats-1"},
+					Verbs: []string{"get", "list", "watch", "update", "patch"}},
 				{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 			}))
 

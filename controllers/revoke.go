@@ -20,7 +20,8 @@ import (
 // the operator changes no runner, but the Role must follow the grants at once: otherwise
 // a Secret whose grant was withdrawn, or one deleted and created again without a grant,
 // would stay readable by the runners that already run. A gateway without a runner Role
-// gets none here: the Role comes with the runners, once every reference resolves.
+// gets none here: the Role comes with the runners, once every reference resolves. The
+// runners keep their chat stores, as they exist: none is created nor deleted meanwhile.
 func (r *GatewayReconciler) revokeUngranted(ctx context.Context, gw *chatv1alpha1.GenesysGateway, granted []reference) error {
 	role := &rbacv1.Role{}
 	key := client.ObjectKey{Namespace: gw.Namespace, Name: gateway.RunnerName(gw)}
@@ -33,6 +34,10 @@ func (r *GatewayReconciler) revokeUngranted(ctx context.Context, gw *chatv1alpha
 	if !metav1.IsControlledBy(role, gw) {
 		return nil
 	}
-	desired := render.Role(gw, gateway.Names(granted, gateway.KindSecret), gateway.Names(granted, gateway.KindConfigMap))
+	stores, err := r.existingStoreNames(ctx, gw)
+	if err != nil {
+		return err
+	}
+	desired := render.Role(gw, gateway.Names(granted, gateway.KindSecret), gateway.Names(granted, gateway.KindConfigMap), stores)
 	return applyChild(ctx, r.Client, role, desired, rbacv1ac.ExtractRole)
 }

@@ -129,6 +129,15 @@ var _ = Describe("GenesysGateway schema", func() {
 		Entry("16 agents per node", "a", func(gw *chatv1alpha1.GenesysGateway) {
 			gw.Spec.AgentsPerNode = 16
 		}, "agentsPerNode in body should be less than or equal to 15"),
+		Entry("more chats per runner than its store holds", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.AgentsPerNode, gw.Spec.Runner.MaxChatsPerAgent = 15, 1000
+		}, "agentsPerNode x runner.maxChatsPerAgent is how many chats one runner carries; it can be at most 10000"),
+		Entry("more chats per agent than a store holds with the default 3 agents", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.Runner.MaxChatsPerAgent = 3334
+		}, "it can be at most 10000, what one runner's durable chat store holds"),
+		Entry("more agents than a store holds with the default 1000 chats each", "a", func(gw *chatv1alpha1.GenesysGateway) {
+			gw.Spec.AgentsPerNode = 11
+		}, "agentsPerNode x runner.maxChatsPerAgent"),
 		Entry("21 attempts", "a", func(gw *chatv1alpha1.GenesysGateway) {
 			gw.Spec.APIRetry.MaxAttempts = 21
 		}, "maxAttempts in body should be less than or equal to 20"),
@@ -280,6 +289,16 @@ var _ = Describe("GenesysGateway schema", func() {
 			},
 			"image-tag-dig": func(gw *chatv1alpha1.GenesysGateway) {
 				gw.Spec.Runner.Image = "ghcr.io/gatewayops/op:v1@sha256:" + strings.Repeat("f", 64)
+			},
+			"chats-10000": func(gw *chatv1alpha1.GenesysGateway) {
+				gw.Spec.AgentsPerNode, gw.Spec.Runner.MaxChatsPerAgent = 10, 1000
+			},
+			"chats-1x10000": func(gw *chatv1alpha1.GenesysGateway) {
+				gw.Spec.AgentsPerNode, gw.Spec.Runner.MaxChatsPerAgent = 1, 10000
+			},
+			"chats-3x3333": func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.Runner.MaxChatsPerAgent = 3333 },
+			"chats-15x666": func(gw *chatv1alpha1.GenesysGateway) {
+				gw.Spec.AgentsPerNode, gw.Spec.Runner.MaxChatsPerAgent = 15, 666
 			},
 		}
 		for name, mutate := range valid {

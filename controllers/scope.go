@@ -34,6 +34,11 @@ type scope struct {
 	// it was not reached.
 	statefulSet *appsv1.StatefulSet
 
+	// storesObserved is set once the gateway's chat stores were observed and those it
+	// keeps exist; chatStores are then the ordinals that keep a store, sorted.
+	storesObserved bool
+	chatStores     []int32
+
 	// runners are the live runner entries of status.runners (see partitionRunners).
 	runners []chatv1alpha1.RunnerStatus
 }

@@ -15,9 +15,9 @@ import (
 )
 
 // updateStatus derives the gateway's status from what the reconcile observed: every
-// condition the operator owns, the runner counts and the chat totals. It is the only
-// place that decides a condition, and it reads nothing but the scope, so each rule can be
-// tested without an API server.
+// condition the operator owns, the runner counts, the chat totals and the chat stores. It
+// is the only place that decides a condition, and it reads nothing but the scope, so each
+// rule can be tested without an API server.
 func updateStatus(s *scope) {
 	gw := s.gateway
 	gw.Status.EscalationTokenSecretName = gateway.TokenSecretName(gw)
@@ -26,6 +26,12 @@ func updateStatus(s *scope) {
 	setGenesysReachableCondition(s)
 	setReadyCondition(s)
 	gw.Status.ChatCounters = sumRunners(s.runners)
+	if s.storesObserved {
+		gw.Status.ChatStores = slices.Clone(s.chatStores)
+		if len(gw.Status.ChatStores) == 0 {
+			gw.Status.ChatStores = nil
+		}
+	}
 	gw.Status.ObservedGeneration = gw.Generation
 }
 

@@ -10,6 +10,7 @@ import (
 // former admin screen held, plus the operator's own settings (suspend, runner).
 //
 // +kubebuilder:validation:XValidation:rule="self.agentOverride != 'LookupAgentByEmail' || has(self.agentDirectory)",message="agentOverride LookupAgentByEmail needs spec.agentDirectory: the ConfigMap that maps agent e-mail addresses to display names"
+// +kubebuilder:validation:XValidation:rule="(has(self.agentsPerNode) ? self.agentsPerNode : 3) * (has(self.runner) && has(self.runner.maxChatsPerAgent) ? self.runner.maxChatsPerAgent : 1000) <= 10000",message="agentsPerNode x runner.maxChatsPerAgent is how many chats one runner carries; it can be at most 10000, what one runner's durable chat store holds: lower one of them, and add runner.replicas for more chats"
 type GenesysGatewaySpec struct {
 	// displayName is a human-friendly name for the gateway (Basic tab: Name). The object's
 	// metadata.name identifies it; this is only shown.

@@ -18,10 +18,12 @@ func ServiceAccount(gw *chatv1alpha1.GenesysGateway) *corev1ac.ServiceAccountApp
 }
 
 // Role gives the runners exactly what they need: read their own gateway, patch its
-// status, read by name the Secrets and ConfigMaps given, and create events. The caller
-// gives only objects the gateway references that are granted to it (gateway.Granted):
-// naming an object in a gateway must not be enough to read it.
-func Role(gw *chatv1alpha1.GenesysGateway, secretNames, configMapNames []string) *rbacv1ac.RoleApplyConfiguration {
+// status, read by name the Secrets and ConfigMaps given, write by name the shards and
+// Leases of their chat stores, and create events. The caller gives only objects the
+// gateway references that are granted to it (gateway.Granted): naming an object in a
+// gateway must not be enough to read it. The runners can create no Secret and no Lease:
+// the operator creates the stores.
+func Role(gw *chatv1alpha1.GenesysGateway, secretNames, configMapNames []string, store StoreNames) *rbacv1ac.RoleApplyConfiguration {
 	rules := []*rbacv1ac.PolicyRuleApplyConfiguration{
 		rbacv1ac.PolicyRule().
 			WithAPIGroups(chatv1alpha1.GroupVersion.Group).
@@ -40,6 +42,22 @@ func Role(gw *chatv1alpha1.GenesysGateway, secretNames, configMapNames []string)
 	if len(configMapNames) > 0 {
 		rules = append(rules, readByName("configmaps", configMapNames))
 	}
+	if len(store.Shards) > 0 {
+		rules = append(rules, rbacv1ac.PolicyRule().
+			WithAPIGroups("").
+			WithResources("secrets").
+			WithResourceNames(sortedNames(store.Shards)...).
+			WithVerbs("get", "update", "patch"))
+	}
+	if len(store.Leases) > 0 {
+		// list and watch by name: client-go's leader election lists and watches with a
+		// metadata.name field selector, which a resourceNames rule allows.
+		rules = append(rules, rbacv1ac.PolicyRule().
+			WithAPIGroups("coordination.k8s.io").
+			WithResources("leases").
+			WithResourceNames(sortedNames(store.Leases)...).
+			WithVerbs("get", "list", "watch", "update", "patch"))
+	}
 	rules = append(rules, rbacv1ac.PolicyRule().
 		WithAPIGroups("events.k8s.io").
 		WithResources("events").
@@ -51,12 +69,16 @@ func Role(gw *chatv1alpha1.GenesysGateway, secretNames, configMapNames []string)
 }
 
 func readByName(resource string, names []string) *rbacv1ac.PolicyRuleApplyConfiguration {
-	names = slices.Sorted(slices.Values(names))
 	return rbacv1ac.PolicyRule().
 		WithAPIGroups("").
 		WithResources(resource).
-		WithResourceNames(slices.Compact(names)...).
+		WithResourceNames(sortedNames(names)...).
 		WithVerbs("get", "list", "watch")
+}
+
+// sortedNames returns names sorted, without duplicates: a stable Role.
+func sortedNames(names []string) []string {
+	return slices.Compact(slices.Sorted(slices.Values(names)))
 }
 
 // RoleBinding binds the runner Role to the runner ServiceAccount.

@@ -55,6 +55,9 @@ func StatefulSet(gw *chatv1alpha1.GenesysGateway, image string) *appsv1ac.Statef
 					WithServiceAccountName(gateway.RunnerName(gw)).
 					WithAutomountServiceAccountToken(true).
 					WithEnableServiceLinks(false).
+					// A runner's graceful stop writes its chats' final records into its
+					// store and releases its Leases, a few seconds: the grace period (60 s
+					// unless the gateway sets one) leaves room for it.
 					WithTerminationGracePeriodSeconds(ptr.Deref(spec.TerminationGracePeriodSeconds, 60)).
 					WithNodeSelector(spec.NodeSelector).
 					WithTolerations(tolerations(spec.Tolerations)...).
