@@ -15,8 +15,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 	"github.com/go-logr/logr"
+
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/ownership"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -44,6 +46,10 @@ type Options struct {
 	// Resolve overrides how runners reach each other (by ordinal); the pods' DNS names
 	// through the headless Service when nil. Tests run several runners in one process.
 	Resolve func(ordinal int) (*url.URL, error)
+	// LeaseDuration, RenewDeadline and RetryPeriod time the chat store Leases: a crashed
+	// runner's chats are adopted within about LeaseDuration + RetryPeriod, which must stay
+	// well within Genesys' idle timeout (45 s by default). Zero: 15 s, 10 s and 2 s.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 }
 
 // Main runs the chat-runner subcommand with its arguments and returns the exit code.
@@ -62,6 +68,9 @@ func MainWithEnv(ctx context.Context, args []string, getenv func(string) string,
 	fs.BoolVar(&opts.EscalationTLS, gateway.EscalationTLSFlag, false, "Serve the escalation API over HTTPS with the certificate of the gateway's spec.runner.escalationTLS (read live).")
 	fs.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "The address the health probes bind to.")
 	fs.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":9090", "The address the metrics endpoint binds to.")
+	fs.DurationVar(&opts.LeaseDuration, "lease-duration", ownership.DefaultLeaseDuration, "How long a chat store Lease holds without renewal: a crashed runner's chats are adopted after about this long (keep it well below Genesys' idle timeout).")
+	fs.DurationVar(&opts.RenewDeadline, "lease-renew-deadline", ownership.DefaultRenewDeadline, "How long a runner keeps trying to renew its chat store Leases before it stops touching their chats; below --lease-duration.")
+	fs.DurationVar(&opts.RetryPeriod, "lease-retry-period", ownership.DefaultRetryPeriod, "How often a runner tries to take or renew chat store Leases.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,7 +23,9 @@ import (
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/metrics"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/ownership"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/report"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/store"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/webhook"
 	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 	"github.com/gatewayops/genesys-gateway-operator/internal/scheme"
@@ -86,14 +89,36 @@ func Run(ctx context.Context, opts Options) error {
 		log.Error(err, "Ignored the agent directory")
 	}
 	self := ordinal(opts.PodName)
+	chatEvents := report.NewEvents(recorder, snap.Gateway)
+	cust := &custody{events: chatEvents, pod: opts.PodName, self: self, log: log.WithName("custody")}
+	cust.store = store.New(store.Options{Client: kube, Gateway: snap.Gateway, Log: log.WithName("store"), OnLost: cust.lost})
 	engine := chat.NewManager(chat.Options{
 		GMS:          gmsClient,
 		Settings:     settings,
 		Log:          log.WithName("chat"),
-		Observers:    []chat.Observer{report.NewEvents(recorder, snap.Gateway), mets},
+		Observers:    []chat.Observer{chatEvents, mets},
 		IDPrefix:     escalation.ChatIDPrefix(self),
 		PollLateness: mets.ObservePollLateness,
+		Store:        cust.store,
+		Ordinal:      self,
 	})
+	cust.engine = engine
+	clientset, err := kubernetes.NewForConfig(opts.Config)
+	if err != nil {
+		return fmt.Errorf("creating the API clientset: %w", err)
+	}
+	cust.leases, err = ownership.New(ownership.Options{
+		Client: clientset, Gateway: snap.Gateway, Self: self, Identity: opts.PodName,
+		Replicas:      func() int { return int(gateway.Replicas(watcher.Current().Gateway)) },
+		Ordinals:      func() []int { return ordinalsOf(watcher.Current().Gateway.Status.ChatStores) },
+		LeaseDuration: opts.LeaseDuration, RenewDeadline: opts.RenewDeadline, RetryPeriod: opts.RetryPeriod,
+		OnAcquired: cust.acquired, OnRelease: cust.release, OnLost: cust.lost,
+		Log: log.WithName("leases"),
+	})
+	if err != nil {
+		return fmt.Errorf("configuring the chat store leases: %w", err)
+	}
+	metrics.RegisterCustody(reg, opts.Gateway.String(), cust.figures)
 
 	resolve := opts.Resolve
 	if resolve == nil {
@@ -117,11 +142,11 @@ func Run(ctx context.Context, opts Options) error {
 		Router: &escalation.Router{
 			Self:      self,
 			Replicas:  func() int { return int(gateway.Replicas(watcher.Current().Gateway)) },
+			Holder:    cust.holder,
 			Resolve:   resolve,
 			Transport: forward,
 		},
 	})
-	chatEvents := report.NewEvents(recorder, snap.Gateway)
 	hooks := webhook.New(webhook.Options{
 		Source:    engine.Webhooks(),
 		Config:    webhookConfig(watcher.Current),
@@ -133,8 +158,26 @@ func Run(ctx context.Context, opts Options) error {
 		Client: kube, Gateway: opts.Gateway, Pod: opts.PodName, Log: log.WithName("status"), OnWrite: mets.StatusWritten,
 	})
 
+	// The engine and the store outlive ctx: on a graceful stop the runner first stops
+	// taking escalations (readyz fails), then gives up each store it owns (final records,
+	// then the Lease) for a successor to resume at once, and only then stops them.
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return engine.Run(ctx) })
+	g.Go(func() error { return engine.Run(work) })
+	g.Go(func() error { return cust.store.Run(work) })
+	g.Go(func() error {
+		<-ctx.Done()
+		engine.Drain()
+		return nil
+	})
+	g.Go(func() error {
+		defer stopWork()
+		if err := cust.leases.Run(ctx); err != nil {
+			return fmt.Errorf("keeping the chat store leases: %w", err)
+		}
+		return nil
+	})
 	g.Go(func() error { hooks.Run(ctx); return nil })
 	g.Go(func() error { follow(ctx, log, watcher, transport, auth, gmsClient, engine); return nil })
 	g.Go(func() error {
@@ -147,13 +190,14 @@ func Run(ctx context.Context, opts Options) error {
 			}
 			hs := hooks.Stats()
 			st.WebhookDelivered, st.WebhookFailed, st.WebhookLastError = hs.Delivered, hs.Failed, hs.LastError
+			cust.status(&st)
 			mets.SetChats(countStates(st))
 			return st
 		}, changed)
 		return nil
 	})
 	g.Go(func() error { return serve(ctx, "the escalation API", opts.HTTPAddr, api, serving) })
-	g.Go(func() error { return serve(ctx, "health probes", opts.HealthAddr, probes(watcher, tokens), nil) })
+	g.Go(func() error { return serve(ctx, "health probes", opts.HealthAddr, probes(watcher, tokens, cust), nil) })
 	g.Go(func() error {
 		return serve(ctx, "metrics", opts.MetricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), nil)
 	})
@@ -249,17 +293,26 @@ func countStates(st chatv1alpha1.RunnerStatus) map[chatv1alpha1.ChatState]int {
 	}
 }
 
-// probes serves /healthz (the process runs) and /readyz (the gateway is known and the
-// escalation token is there).
-func probes(w *live.Watcher, tokens escalation.TokenSource) http.Handler {
+// probes serves /healthz (the process runs) and /readyz: the gateway is known, the
+// escalation token is there, the runner holds its own chat store (its new chats have
+// somewhere durable to go) and it is not stopping. A draining runner leaves the Service
+// at once, so new escalations reach the others.
+func probes(w *live.Watcher, tokens escalation.TokenSource, cust *custody) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) { _, _ = fmt.Fprintln(rw, "ok") })
 	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {
-		if _, err := tokens(); err != nil || w.Current().Gateway == nil {
-			http.Error(rw, "not ready: the gateway or its escalation token is missing", http.StatusServiceUnavailable)
-			return
+		switch {
+		case w.Current().Gateway == nil:
+			http.Error(rw, "not ready: the gateway is missing", http.StatusServiceUnavailable)
+		case func() bool { _, err := tokens(); return err != nil }():
+			http.Error(rw, "not ready: the escalation token is missing", http.StatusServiceUnavailable)
+		case cust.engine.Draining():
+			http.Error(rw, "not ready: stopping, handing chats over", http.StatusServiceUnavailable)
+		case !cust.ownsOwn():
+			http.Error(rw, "not ready: waiting for this runner's chat store lease", http.StatusServiceUnavailable)
+		default:
+			_, _ = fmt.Fprintln(rw, "ok")
 		}
-		_, _ = fmt.Fprintln(rw, "ok")
 	})
 	return mux
 }

@@ -97,7 +97,8 @@ type ChatCounters struct {
 // them with the generated CRD so that they cannot drift apart.
 const (
 	MaxRunnerPodLength          = 253  // RunnerStatus.Pod
-	MaxRunnerErrorLength        = 1024 // RunnerStatus.LastError, RunnerStatus.AuthError, RunnerStatus.WebhookLastError
+	MaxRunnerErrorLength        = 1024 // RunnerStatus.LastError, AuthError, WebhookLastError, StoreError
+	MaxRunnerOwnedStores        = 20   // RunnerStatus.OwnedStores, GenesysGatewayStatus.ChatStores
 	MaxRunnerCredentials        = 8    // RunnerStatus.Credentials
 	MaxCredentialNameLength     = 253  // CredentialVersion.Name
 	MaxCredentialVersionLength  = 64   // CredentialVersion.ResourceVersion

@@ -86,7 +86,7 @@ func (f *fixture) grant() {
 		}
 	}
 	opts := metav1.ApplyOptions{FieldManager: "live-test", Force: true}
-	_, err := kube.RbacV1().Roles(f.ns).Apply(ctx, render.Role(f.gw, secrets, configMaps), opts)
+	_, err := kube.RbacV1().Roles(f.ns).Apply(ctx, render.Role(f.gw, secrets, configMaps, render.StoreNames{}), opts)
 	Expect(err).NotTo(HaveOccurred())
 	_, err = kube.RbacV1().RoleBindings(f.ns).Apply(ctx, render.RoleBinding(f.gw), opts)
 	Expect(err).NotTo(HaveOccurred())

@@ -24,6 +24,8 @@ func clamp(entry chatv1alpha1.RunnerStatus) chatv1alpha1.RunnerStatus {
 	entry.LastError = text.Truncate(entry.LastError, chatv1alpha1.MaxRunnerErrorLength)
 	entry.AuthError = text.Truncate(entry.AuthError, chatv1alpha1.MaxRunnerErrorLength)
 	entry.WebhookLastError = text.Truncate(entry.WebhookLastError, chatv1alpha1.MaxRunnerErrorLength)
+	entry.StoreError = text.Truncate(entry.StoreError, chatv1alpha1.MaxRunnerErrorLength)
+	entry.OwnedStores = clampList(entry.OwnedStores, chatv1alpha1.MaxRunnerOwnedStores, func(k int32) int32 { return k })
 	entry.Credentials = clampList(entry.Credentials, chatv1alpha1.MaxRunnerCredentials, clampCredential)
 	entry.Chats = clampList(entry.Chats, chatv1alpha1.MaxRunnerChats, clampChat)
 	return entry

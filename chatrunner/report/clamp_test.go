@@ -24,6 +24,8 @@ var limits = map[string]int{
 	"lastError":                     chatv1alpha1.MaxRunnerErrorLength,
 	"authError":                     chatv1alpha1.MaxRunnerErrorLength,
 	"webhookLastError":              chatv1alpha1.MaxRunnerErrorLength,
+	"storeError":                    chatv1alpha1.MaxRunnerErrorLength,
+	"ownedStores[]":                 chatv1alpha1.MaxRunnerOwnedStores,
 	"credentials[]":                 chatv1alpha1.MaxRunnerCredentials,
 	"credentials[].name":            chatv1alpha1.MaxCredentialNameLength,
 	"credentials[].resourceVersion": chatv1alpha1.MaxCredentialVersionLength,
@@ -127,6 +129,10 @@ func overLimit() chatv1alpha1.RunnerStatus {
 		AuthError: over(chatv1alpha1.MaxRunnerErrorLength),
 
 		WebhookLastError: over(chatv1alpha1.MaxRunnerErrorLength),
+		StoreError:       over(chatv1alpha1.MaxRunnerErrorLength),
+	}
+	for i := range chatv1alpha1.MaxRunnerOwnedStores + 1 {
+		entry.OwnedStores = append(entry.OwnedStores, int32(i%chatv1alpha1.MaxRunnerOwnedStores))
 	}
 	for i := range chatv1alpha1.MaxRunnerCredentials + 1 {
 		entry.Credentials = append(entry.Credentials, chatv1alpha1.CredentialVersion{
