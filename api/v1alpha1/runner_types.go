@@ -58,7 +58,11 @@ type Runner struct {
 	// +optional
 	EscalationTokenSecretRef *SecretReference `json:"escalationTokenSecretRef,omitempty"`
 
-	// terminationGracePeriodSeconds is how long a stopping runner has to hand its chats back.
+	// terminationGracePeriodSeconds is how long a stopping runner has to hand its chats
+	// over: it stops taking escalations, writes its chats' final records (bounded at 10 s)
+	// and releases its chat store Leases, for a peer or its successor to resume them at
+	// once. A runner killed before that is a crash: a peer resumes its chats from their
+	// last records once its Lease expires.
 	// +optional
 	// +kubebuilder:default=60
 	// +kubebuilder:validation:Minimum=5
