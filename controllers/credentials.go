@@ -25,7 +25,7 @@ import (
 // parsedFields are the references whose content checkCredentials reads: a check keeps
 // only their content while it waits for its turn (verdictCache), and a gateway with none
 // of them needs no check. A field that checkCredentials comes to parse must be added.
-var parsedFields = []gateway.Field{gateway.FieldEntraCertificate, gateway.FieldEntraKeyPassword, gateway.FieldClientCertificate, gateway.FieldCABundle, gateway.FieldEscalationTLS}
+var parsedFields = []gateway.Field{gateway.FieldEntraCertificate, gateway.FieldEntraKeyPassword, gateway.FieldClientCertificate, gateway.FieldCABundle, gateway.FieldEscalationTLS, gateway.FieldWebhookSecret}
 
 // checkCredentials parses the certificates, keys and CA bundles the gateway references, so
 // that a PEM that does not parse, a key that does not match its certificate, a wrong
@@ -72,6 +72,17 @@ func checkCredentials(refs []reference, contents map[gateway.Field]map[string][]
 				ref = caRef
 			}
 			return credentialProblem(ref, err)
+		}
+	}
+	if ref, ok := byField[gateway.FieldWebhookSecret]; ok {
+		data := contents[gateway.FieldWebhookSecret]
+		if _, err := credentials.ParseWebhookSecret(string(data[gateway.KeyWebhookSecret])); err != nil {
+			return credentialProblem(ref, err)
+		}
+		if prev, ok := data[gateway.KeyPreviousWebhookSecret]; ok {
+			if _, err := credentials.ParseWebhookSecret(string(prev)); err != nil {
+				return credentialProblem(ref, fmt.Errorf("key %s: %w", gateway.KeyPreviousWebhookSecret, err))
+			}
 		}
 	}
 	if ref, ok := byField[gateway.FieldEscalationTLS]; ok {

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"slices"
@@ -305,4 +306,39 @@ func TestOperatorChecksTheEscalationServingCertificate(t *testing.T) {
 	problem = check(map[string][]byte{"tls.crt": cert.CertPEM, "tls.key": cert.KeyPEM, "ca.crt": []byte("not PEM")})
 	g.Expect(problem).NotTo(BeNil())
 	g.Expect(problem.reason).To(Equal(credentials.ReasonCABundleInvalid), "a ca.crt the runners could not trust their peers with")
+}
+
+// TestWebhookSecretIsCheckedAsTheRunnerParsesIt: a signing secret the runner could not
+// sign with is reported before any delivery, naming the object, never the value.
+func TestWebhookSecretIsCheckedAsTheRunnerParsesIt(t *testing.T) {
+	ref := reference{Field: gateway.FieldWebhookSecret, Kind: gateway.KindSecret, Name: "hook", Keys: []string{gateway.KeyWebhookSecret}}
+	good := "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	cases := map[string]struct {
+		data map[string][]byte
+		ok   bool
+	}{
+		"a good secret":                 {map[string][]byte{gateway.KeyWebhookSecret: []byte(good)}, true},
+		"a good secret and previous":    {map[string][]byte{gateway.KeyWebhookSecret: []byte(good), gateway.KeyPreviousWebhookSecret: []byte(good)}, true},
+		"not base64":                    {map[string][]byte{gateway.KeyWebhookSecret: []byte("whsec_not-base64!leaky")}, false},
+		"too short a key":               {map[string][]byte{gateway.KeyWebhookSecret: []byte("whsec_" + base64.StdEncoding.EncodeToString([]byte("leaky")))}, false},
+		"a bad previous secret":         {map[string][]byte{gateway.KeyWebhookSecret: []byte(good), gateway.KeyPreviousWebhookSecret: []byte("leaky")}, false},
+		"an over-long secret (bounded)": {map[string][]byte{gateway.KeyWebhookSecret: []byte("whsec_" + strings.Repeat("QUFB", 1024))}, false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := checkCredentials([]reference{ref}, map[gateway.Field]map[string][]byte{gateway.FieldWebhookSecret: tc.data}, time.Now())
+			if tc.ok {
+				if p != nil {
+					t.Fatalf("refused: %+v", p)
+				}
+				return
+			}
+			if p == nil || p.reason != credentials.ReasonWebhookSecretInvalid {
+				t.Fatalf("want %s, got %+v", credentials.ReasonWebhookSecretInvalid, p)
+			}
+			if !strings.Contains(p.message, `Secret "hook" named by spec.runner.webhook.signingSecretRef`) || strings.Contains(p.message, "leaky") {
+				t.Fatalf("the message must name the object and never the value: %s", p.message)
+			}
+		})
+	}
 }

@@ -9,14 +9,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
-)
 
-// secretPrefix starts a Standard Webhooks secret; the rest is its key in base64.
-const secretPrefix = "whsec_"
+	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
+)
 
 // Headers of a delivery, per the Standard Webhooks convention.
 const (
@@ -25,19 +22,9 @@ const (
 	HeaderSignature = "webhook-signature"
 )
 
-// ParseSecret decodes a Standard Webhooks secret, whsec_<base64> (the prefix is optional;
-// surrounding white space, as in a Secret made from a file, is ignored).
-func ParseSecret(s string) ([]byte, error) {
-	s = strings.TrimPrefix(strings.TrimSpace(s), secretPrefix)
-	key, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return nil, errors.New("the signing secret is not whsec_ followed by base64")
-	}
-	if len(key) < 16 {
-		return nil, fmt.Errorf("the signing secret is %d bytes: it needs at least 16", len(key))
-	}
-	return key, nil
-}
+// ParseSecret decodes a Standard Webhooks secret, whsec_<base64>: the contract layer's
+// parser, the one the operator checks a gateway's secret with.
+func ParseSecret(s string) ([]byte, error) { return credentials.ParseWebhookSecret(s) }
 
 // Sign returns the webhook-signature header of a delivery: v1,<base64 HMAC-SHA256 of
 // id.timestamp.body> for each key, space-separated (two during a rotation).
