@@ -261,10 +261,11 @@ func (d *Deliverer) deliverChat(ctx context.Context, n chat.NewEvents) {
 // forgotten is a lower bound).
 func (d *Deliverer) deliverEvent(ctx context.Context, chatID string, e chat.Event, last *int64) (bool, error) {
 	backoff := d.opts.Backoff
+	var asked time.Duration // the receiver's Retry-After of the last attempt
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			d.observe(func(o Observer) { o.WebhookRetried() })
-			t := d.opts.Clock.NewTimer(backoff.Step())
+			t := d.opts.Clock.NewTimer(max(backoff.Step(), asked))
 			select {
 			case <-ctx.Done():
 				t.Stop()
@@ -290,6 +291,7 @@ func (d *Deliverer) deliverEvent(ctx context.Context, chatID string, e chat.Even
 		if err == nil {
 			retry, err = d.attempt(ctx, cfg, chatID, e)
 		}
+		asked = retryAfterOf(err)
 		if err == nil {
 			d.succeeded()
 			return true, nil
@@ -370,7 +372,11 @@ func (d *Deliverer) attempt(ctx context.Context, cfg Config, chatID string, e ch
 	case code >= 200 && code < 300:
 		return false, nil
 	case code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout:
-		return true, fmt.Errorf("webhook answered %d", code)
+		err := fmt.Errorf("webhook answered %d", code)
+		if wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), d.opts.Clock.Now()); ok {
+			return true, &retryAfterError{err: err, wait: wait}
+		}
+		return true, err
 	default:
 		return false, fmt.Errorf("webhook refused an event with %d (not retried)", code)
 	}

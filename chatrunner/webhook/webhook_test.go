@@ -46,8 +46,11 @@ type delivery struct {
 type receiver struct {
 	mu     sync.Mutex
 	got    []delivery
+	times  []time.Time
 	answer func(p webhook.Payload, n int) int
-	srv    *httptest.Server
+	// retryAfter, when set, is sent with every answer that is not 2xx.
+	retryAfter string
+	srv        *httptest.Server
 }
 
 func newReceiver(t *testing.T, answer func(p webhook.Payload, n int) int) *receiver {
@@ -58,11 +61,15 @@ func newReceiver(t *testing.T, answer func(p webhook.Payload, n int) int) *recei
 		_ = json.Unmarshal(body, &p)
 		r.mu.Lock()
 		r.got = append(r.got, delivery{header: req.Header.Clone(), body: body, p: p})
+		r.times = append(r.times, time.Now())
 		n := len(r.got)
 		r.mu.Unlock()
 		code := http.StatusNoContent
 		if r.answer != nil {
 			code = r.answer(p, n)
+		}
+		if code >= 300 && r.retryAfter != "" {
+			w.Header().Set("Retry-After", r.retryAfter)
 		}
 		w.WriteHeader(code)
 	}))
@@ -478,4 +485,28 @@ func TestAReceiverWithAPrivateCAIsTrustedThroughTheCABundle(t *testing.T) {
 	g.Expect(got.Load()).To(BeZero())
 	bundle.Store(&caPEM)
 	g.Eventually(obs.delivered.Load).Should(BeEquivalentTo(1), "read live: the next attempt trusts the bundle")
+}
+
+// TestAReceiversRetryAfterIsHonoured: a 503 with Retry-After: 1 is retried after a second,
+// not after the back-off's milliseconds.
+func TestAReceiversRetryAfterIsHonoured(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(5 * time.Second)
+	src := newFakeSource()
+	rcv := newReceiver(t, func(_ webhook.Payload, n int) int {
+		if n == 1 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	})
+	rcv.retryAfter = "1"
+	obs := &counter{}
+	run(t, src, rcv.srv.URL, obs, nil, newSecret(t))
+	src.add("c1", 1)
+	g.Eventually(obs.delivered.Load).Should(BeEquivalentTo(1))
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	g.Expect(rcv.times).To(HaveLen(2))
+	g.Expect(rcv.times[1].Sub(rcv.times[0])).To(BeNumerically(">=", 900*time.Millisecond),
+		"the back-off alone would retry within 40 ms")
 }
