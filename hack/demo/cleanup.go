@@ -18,6 +18,9 @@ func (d *demo) cleanup() error {
 		d.stopKubelet()
 	}
 	d.sup.stopAll(d.out.printf)
+	if d.hook != nil {
+		d.hook.close()
+	}
 	if d.net != nil {
 		if n := d.net.forwarded.Load(); n > 0 {
 			d.out.printf("the pod network stand-in carried %d calls forwarded between runners", n)

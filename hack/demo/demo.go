@@ -22,7 +22,7 @@ import (
 )
 
 // totalSteps is the number of numbered steps.
-const totalSteps = 11
+const totalSteps = 12
 
 // record is what a run leaves for its caller to check: every process it started (all
 // stopped when run returns) and its work directory (removed unless --keep).
@@ -38,6 +38,7 @@ type demo struct {
 	sup     *supervisor
 	cp      *controlPlane
 	sim     *simulator
+	hook    *webhookReceiver
 	net     *podNetwork
 	kubelet *kubelet
 	// stopKubelet stops the kubelet stand-in's loop and waits for it.
@@ -98,6 +99,7 @@ func (d *demo) steps(ctx context.Context) error {
 		{"The user replies through the bot", func(ctx context.Context) error { return d.conv.userReplies(ctx) }},
 		{"The agent closes the chat", func(ctx context.Context) error { return d.conv.agentCloses(ctx) }},
 		{"What the cluster shows: kubectl get gg, the chat in the status, the gateway's events", func(ctx context.Context) error { return d.conv.clusterShows(ctx) }},
+		{"The bot's webhook got every event of the chat, signed", d.webhookShows},
 	}
 	for _, s := range steps {
 		if err := d.out.step(ctx, t, s.title, s.fn); err != nil {
@@ -141,7 +143,12 @@ func (d *demo) startSimulator(ctx context.Context) error {
 }
 
 func (d *demo) createTenant(ctx context.Context) error {
-	gw, err := createTenant(ctx, d.cp, d.sim, d.o.replicas)
+	hook, err := startWebhookReceiver()
+	if err != nil {
+		return err
+	}
+	d.hook = hook
+	gw, err := createTenant(ctx, d.cp, d.sim, hook, d.o.replicas)
 	if err != nil {
 		return err
 	}
@@ -169,6 +176,7 @@ func (d *demo) startRunners(ctx context.Context) error {
 		return err
 	}
 	d.net = net
+	net.route(webhookHost, d.hook.addr) // the bot's webhook Service
 	d.kubelet = newKubelet(d.cp, d.sup, net, d.out, stsKey, d.o.manager, d.o.workdir)
 	loopCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

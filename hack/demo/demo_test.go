@@ -64,7 +64,7 @@ func TestDemoOnce(t *testing.T) {
 	}
 
 	for _, want := range []string{
-		"==> [11/11]",
+		"==> [12/12]",
 		"#2 agentJoined agent=\"Alice\"",
 		"message agent=\"Alice\" text=\"Hello Jane, how can I help?\"",
 		"GMS simulator transcript",
@@ -72,6 +72,8 @@ func TestDemoOnce(t *testing.T) {
 		"Ended   Alice   AgentClosed",
 		"ChatRequested", "AgentJoined", "ChatEnded",
 		"calls forwarded between runners",
+		"deliveries verified with the Standard Webhooks library",
+		"seq 1 notice",
 		"Every step succeeded",
 	} {
 		if !strings.Contains(out.String(), want) {

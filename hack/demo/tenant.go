@@ -26,9 +26,10 @@ const (
 // gatewayKey is the demo gateway's key.
 var gatewayKey = types.NamespacedName{Namespace: tenantNamespace, Name: gatewayName}
 
-// createTenant creates the tenant's namespace, the Secret with the simulator's Basic
-// credentials (granted to the gateway), and a deployed GenesysGateway with replicas runners.
-func createTenant(ctx context.Context, cp *controlPlane, sim *simulator, replicas int) (*chatv1alpha1.GenesysGateway, error) {
+// createTenant creates the tenant's namespace, the Secrets with the simulator's Basic
+// credentials and the bot webhook's signing secret (granted to the gateway), and a deployed
+// GenesysGateway with replicas runners that delivers its events to the bot's webhook.
+func createTenant(ctx context.Context, cp *controlPlane, sim *simulator, hook *webhookReceiver, replicas int) (*chatv1alpha1.GenesysGateway, error) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tenantNamespace}}
 	if err := cp.client.Create(ctx, ns); err != nil {
 		return nil, fmt.Errorf("creating namespace %s: %w", tenantNamespace, err)
@@ -43,6 +44,13 @@ func createTenant(ctx context.Context, cp *controlPlane, sim *simulator, replica
 	if err := cp.client.Create(ctx, secret); err != nil {
 		return nil, fmt.Errorf("creating Secret %s: %w", gmsSecretName, err)
 	}
+	hookSecret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: tenantNamespace, Name: webhookSecretName, Labels: labels, Annotations: annotations},
+		StringData: map[string]string{gateway.KeyWebhookSecret: hook.secret},
+	}
+	if err := cp.client.Create(ctx, hookSecret); err != nil {
+		return nil, fmt.Errorf("creating Secret %s: %w", webhookSecretName, err)
+	}
 	gw := &chatv1alpha1.GenesysGateway{
 		ObjectMeta: metav1.ObjectMeta{Namespace: tenantNamespace, Name: gatewayName},
 		Spec: chatv1alpha1.GenesysGatewaySpec{
@@ -56,7 +64,13 @@ func createTenant(ctx context.Context, cp *controlPlane, sim *simulator, replica
 			},
 			EscalationQueue:        queue,
 			PollingIntervalSeconds: 1,
-			Runner:                 chatv1alpha1.Runner{Replicas: ptr.To(int32(replicas))},
+			Runner: chatv1alpha1.Runner{
+				Replicas: ptr.To(int32(replicas)),
+				Webhook: &chatv1alpha1.Webhook{
+					URL:              webhookURL,
+					SigningSecretRef: chatv1alpha1.SecretReference{Name: webhookSecretName},
+				},
+			},
 		},
 	}
 	if err := cp.client.Create(ctx, gw); err != nil {
