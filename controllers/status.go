@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
@@ -58,11 +59,12 @@ func setRunnersAvailableCondition(s *scope) {
 	gw := s.gateway
 	switch {
 	case s.runnersPruned:
-		gw.Status.DesiredRunners, gw.Status.ReadyRunners = 0, 0
+		gw.Status.DesiredRunners, gw.Status.ReadyRunners, gw.Status.Selector = 0, 0, ""
 		meta.RemoveStatusCondition(&gw.Status.Conditions, chatv1alpha1.RunnersAvailableCondition)
 	case s.statefulSet != nil:
 		desired := gateway.Replicas(gw)
 		gw.Status.DesiredRunners = desired
+		gw.Status.Selector = labels.SelectorFromSet(gateway.SelectorLabels(gw)).String()
 		gw.Status.ReadyRunners = s.statefulSet.Status.ReadyReplicas
 		if rolledOut(s.statefulSet, desired) {
 			setCondition(gw, chatv1alpha1.RunnersAvailableCondition, metav1.ConditionTrue, chatv1alpha1.AvailableReason, runnersMessage(s))

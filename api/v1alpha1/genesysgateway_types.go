@@ -287,6 +287,7 @@ type SecretReference struct {
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.runner.replicas,statuspath=.status.desiredRunners,selectorpath=.status.selector
 // +kubebuilder:resource:shortName=gg,categories=genesys
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`

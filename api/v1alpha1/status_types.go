@@ -29,6 +29,13 @@ type GenesysGatewayStatus struct {
 	// +optional
 	ReadyRunners int32 `json:"readyRunners"`
 
+	// selector selects the gateway's runner pods, as a label selector string: the scale
+	// subresource's selector, for a HorizontalPodAutoscaler (kubectl scale gg/<name> and
+	// an HPA set spec.runner.replicas).
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Selector string `json:"selector,omitempty"`
+
 	// escalationTokenSecretName is the Secret holding the escalation API's bearer token
 	// (key token): the one named by spec.runner.escalationTokenSecretRef or the one the
 	// operator generated.
