@@ -164,6 +164,13 @@ deploy: manifests $(KUSTOMIZE) ## Deploy the operator (image IMG) to the cluster
 	mkdir -p bin/deploy && cp -r config bin/deploy/ && cd bin/deploy/config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
 	$(KUSTOMIZE) build bin/deploy/config/default | $(KUBECTL) apply --server-side -f -
 
+.PHONY: build-installer
+build-installer: manifests $(KUSTOMIZE) ## Write dist/install.yaml (CRD, RBAC, namespace, operator with image IMG) for a one-line install.
+	rm -rf bin/installer && mkdir -p bin/installer dist && cp -r config bin/installer/
+	cd bin/installer/config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build bin/installer/config/default > dist/install.yaml
+	@echo "dist/install.yaml: kubectl apply --server-side -f dist/install.yaml (image $(IMG))"
+
 .PHONY: undeploy
 undeploy: $(KUSTOMIZE) ## Remove the operator from the cluster.
 	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found -f -
