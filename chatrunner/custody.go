@@ -3,7 +3,8 @@ package chatrunner
 import (
 	"context"
 	"errors"
-	"sync/atomic"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -15,6 +16,7 @@ import (
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/ownership"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/report"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/store"
+	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
 // flushTimeout bounds the final write of a store on a graceful release: the pod's
@@ -32,9 +34,34 @@ type custody struct {
 	pod    string
 	self   int
 	log    logr.Logger
-	// ownLoaded is set while this runner's own store is loaded and its chats resumed:
-	// only then do its new chats have somewhere durable to go.
-	ownLoaded atomic.Bool
+	// gateway returns the gateway as the runner knows it now: its stores.
+	gateway func() *chatv1alpha1.GenesysGateway
+
+	// mu guards loaded: the stores this runner holds whose chats it has resumed. Until a
+	// held store is loaded, the runner cannot say which conversations it carries, and its
+	// own store is where its new chats go.
+	mu     sync.Mutex
+	loaded map[int]bool
+}
+
+// setLoaded records that a store's chats are resumed here (or no longer).
+func (c *custody) setLoaded(ordinal int, loaded bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.loaded == nil {
+		c.loaded = map[int]bool{}
+	}
+	if loaded {
+		c.loaded[ordinal] = true
+	} else {
+		delete(c.loaded, ordinal)
+	}
+}
+
+func (c *custody) isLoaded(ordinal int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.loaded[ordinal]
 }
 
 // acquired loads a store this runner now owns and resumes its chats: its own after a
@@ -69,9 +96,7 @@ func (c *custody) acquired(ctx context.Context, ordinal int) {
 		stored = append(stored, chat.Stored{Shard: r.Shard, Record: r.Record})
 	}
 	resumed, failed := c.engine.Resume(ordinal, stored)
-	if ordinal == c.self {
-		c.ownLoaded.Store(true)
-	}
+	c.setLoaded(ordinal, true)
 	c.log.Info("Took over chat store", "store", ordinal, "resumed", resumed, "failed", failed, "corrupt", len(loaded.Corrupt))
 	if ordinal != c.self && resumed+failed > 0 {
 		c.events.ChatsAdopted(c.pod, ordinal, resumed, failed)
@@ -81,9 +106,7 @@ func (c *custody) acquired(ctx context.Context, ordinal int) {
 // release gives a store up gracefully: its chats leave the engine with their final
 // records, which are written before the Lease goes.
 func (c *custody) release(ctx context.Context, ordinal int) {
-	if ordinal == c.self {
-		c.ownLoaded.Store(false)
-	}
+	c.setLoaded(ordinal, false)
 	n := c.engine.Release(ordinal)
 	ctx, cancel := context.WithTimeout(ctx, flushTimeout)
 	defer cancel()
@@ -96,26 +119,47 @@ func (c *custody) release(ctx context.Context, ordinal int) {
 // lost stops touching a store's chats at once: this runner's Lease is gone (a partition),
 // or another runner wrote the store.
 func (c *custody) lost(ordinal int) {
-	if ordinal == c.self {
-		c.ownLoaded.Store(false)
-	}
+	c.setLoaded(ordinal, false)
 	n := c.engine.Drop(ordinal)
 	c.store.Drop(ordinal)
 	c.log.Info("Lost chat store: stopped its chats", "store", ordinal, "chats", n)
 }
 
-// holder is the ordinal of the runner carrying a store's chats now.
+// holder is the ordinal of the runner carrying a store's chats now; false while none
+// does, or while it is this runner and it is still loading them.
 func (c *custody) holder(storeOrdinal int) (int, bool) {
 	pod, ok := c.leases.Owner(storeOrdinal)
 	if !ok {
 		return 0, false
 	}
-	return ordinal(pod), true
+	k := ordinal(pod)
+	if k == c.self && !c.isLoaded(storeOrdinal) {
+		return 0, false
+	}
+	return k, true
+}
+
+// stores are the stores that may hold chats: those of the gateway (storeOrdinals) whose
+// Lease has not vanished (the operator removes a store only once it is empty).
+func (c *custody) stores() []int {
+	return slices.DeleteFunc(storeOrdinals(c.gateway()), c.leases.Vanished)
+}
+
+// settled reports whether every store this runner holds is loaded.
+func (c *custody) settled() bool {
+	for _, k := range c.leases.Held() {
+		if !c.isLoaded(k) {
+			return false
+		}
+	}
+	return true
 }
 
 // ownsOwn reports whether this runner holds its own store, loaded: until it does, it
 // takes no new escalation (its new chats would have nowhere durable to go).
-func (c *custody) ownsOwn() bool { return c.ownLoaded.Load() }
+func (c *custody) ownsOwn() bool {
+	return c.isLoaded(c.self) && slices.Contains(c.leases.Held(), c.self)
+}
 
 // status fills a runner's status entry with its custody figures.
 func (c *custody) status(st *chatv1alpha1.RunnerStatus) {
@@ -138,11 +182,22 @@ func (c *custody) figures() metrics.CustodyFigures {
 	}
 }
 
-// ordinalsOf converts status.chatStores.
-func ordinalsOf(stores []int32) []int {
-	out := make([]int, len(stores))
-	for i, s := range stores {
-		out[i] = int(s)
+// storeOrdinals are the ordinals that have a chat store, for the Lease manager: those of
+// status.chatStores, and every ordinal below spec.runner.replicas, for which the operator
+// keeps a store. The runner's snapshot of its gateway is taken on spec changes, not on
+// status changes, so its status.chatStores may predate a scale-up: a peer that relied on
+// it alone would never watch the new ordinals' Leases and would answer 503 for their
+// chats (and for the conversations that hash onto them) until the next spec change.
+func storeOrdinals(gw *chatv1alpha1.GenesysGateway) []int {
+	out := make([]int, 0, len(gw.Status.ChatStores))
+	for k := range int(gateway.Replicas(gw)) {
+		out = append(out, k)
 	}
+	for _, s := range gw.Status.ChatStores {
+		if k := int(s); !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
 	return out
 }

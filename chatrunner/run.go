@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -39,6 +40,7 @@ const heartbeat = 30 * time.Second
 // escalation API, probes and metrics, and reports into the gateway's status and events.
 func Run(ctx context.Context, opts Options) error {
 	log := logr.FromContextOrDiscard(ctx).WithValues("gateway", opts.Gateway, "pod", opts.PodName)
+	opts.Config = withRateLimits(opts.Config)
 	kube, err := client.New(opts.Config, client.Options{Scheme: scheme.New()})
 	if err != nil {
 		return fmt.Errorf("creating the API client: %w", err)
@@ -90,7 +92,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	self := ordinal(opts.PodName)
 	chatEvents := report.NewEvents(recorder, snap.Gateway)
-	cust := &custody{events: chatEvents, pod: opts.PodName, self: self, log: log.WithName("custody")}
+	cust := &custody{events: chatEvents, pod: opts.PodName, self: self, log: log.WithName("custody"),
+		gateway: func() *chatv1alpha1.GenesysGateway { return watcher.Current().Gateway }}
 	cust.store = store.New(store.Options{Client: kube, Gateway: snap.Gateway, Log: log.WithName("store"), OnLost: cust.lost})
 	engine := chat.NewManager(chat.Options{
 		GMS:          gmsClient,
@@ -110,7 +113,7 @@ func Run(ctx context.Context, opts Options) error {
 	cust.leases, err = ownership.New(ownership.Options{
 		Client: clientset, Gateway: snap.Gateway, Self: self, Identity: opts.PodName,
 		Replicas:      func() int { return int(gateway.Replicas(watcher.Current().Gateway)) },
-		Ordinals:      func() []int { return ordinalsOf(watcher.Current().Gateway.Status.ChatStores) },
+		Ordinals:      func() []int { return storeOrdinals(watcher.Current().Gateway) },
 		LeaseDuration: opts.LeaseDuration, RenewDeadline: opts.RenewDeadline, RetryPeriod: opts.RetryPeriod,
 		OnAcquired: cust.acquired, OnRelease: cust.release, OnLost: cust.lost,
 		Log: log.WithName("leases"),
@@ -143,6 +146,8 @@ func Run(ctx context.Context, opts Options) error {
 			Self:      self,
 			Replicas:  func() int { return int(gateway.Replicas(watcher.Current().Gateway)) },
 			Holder:    cust.holder,
+			Stores:    cust.stores,
+			Settled:   cust.settled,
 			Resolve:   resolve,
 			Transport: forward,
 		},
@@ -205,6 +210,27 @@ func Run(ctx context.Context, opts Options) error {
 	err = g.Wait()
 	log.Info("Stopped chat runner")
 	return err
+}
+
+// Client-side rate limits of the runner's API clients. client-go's defaults (5 requests a
+// second, bursts of 10) cap the chat store at 5 writes a second for all its shards: at
+// 10,000 chats (32 shards) a new chat waited longer than its commit timeout for the write
+// that makes it durable, and most escalations were refused (make bench). The store writes
+// each shard at most about once a second, so 32 shards, the Leases' renewals, the status
+// entry and events fit within 50 a second.
+const (
+	apiQPS   = 50
+	apiBurst = 100
+)
+
+// withRateLimits returns a copy of cfg with the runner's rate limits, unless cfg sets its
+// own.
+func withRateLimits(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 && cfg.RateLimiter == nil {
+		cfg.QPS, cfg.Burst = apiQPS, apiBurst
+	}
+	return cfg
 }
 
 // follow applies every change of the gateway and its Secrets to the running client and

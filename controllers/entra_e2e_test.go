@@ -74,7 +74,7 @@ var _ = Describe("Entra ID client credentials end to end: a runner started as it
 			genesysID = c.GenesysChatID
 		}).WithTimeout(chatTimeout).Should(Succeed())
 		Expect(bot.client().Typing(ctx, id, true)).To(Succeed(), "204")
-		requests := sim.Requests()
+		requests := chatCalls(sim.Requests())
 		Expect(requests[0].Path).To(Equal("/proxy/genesys/chat/customer-support"), "the Entra ID context path replaces the connection's")
 		Expect(requests).To(ContainElement(HaveField("Path", "/proxy/genesys/chat/customer-support/"+genesysID+"/typingStart")))
 		for _, r := range requests {
@@ -124,7 +124,7 @@ var _ = Describe("Entra ID client credentials end to end: a runner started as it
 
 		By("finding no token, key or password in logs, status, events or metrics")
 		secrets := append([]string{password, string(first.KeyPEM), string(second.KeyPEM), bot.token}, authority.Tokens()...)
-		for _, r := range sim.Requests() {
+		for _, r := range chatCalls(sim.Requests()) {
 			if k := r.Form.Get("secureKey"); k != "" {
 				secrets = append(secrets, k)
 			}

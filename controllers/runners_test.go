@@ -95,24 +95,36 @@ var _ = Describe("Runner status entries", func() {
 		}).Should(Succeed())
 	})
 
-	It("reports GenesysReachable from the runners' errors, with events, leaving Ready alone", func() {
+	It("reports GenesysReachable from the runners' errors, with events, and Ready False only after 3 unanswered calls", func() {
 		rollOut(client.ObjectKey{Namespace: namespace, Name: "acme-runner"}, 2)
 		expectReady(key, metav1.ConditionTrue, chatv1alpha1.AvailableReason)
 		expectGenesysReachable(key, metav1.ConditionUnknown, chatv1alpha1.NoChatsReason)
 
 		polled := &metav1.Time{Time: time.Now()}
-		writeEntry(runner, key, chatv1alpha1.RunnerStatus{Pod: "acme-runner-0", LastPollTime: polled})
+		writeEntry(runner, key, chatv1alpha1.RunnerStatus{Pod: "acme-runner-0", LastPollTime: polled, LastGenesysAnswerTime: polled})
 		expectGenesysReachable(key, metav1.ConditionTrue, chatv1alpha1.PollSucceededReason)
 
+		By("a runner that has not had Genesys' answer yet: Ready waits")
 		entry := &liveEntry{status: chatv1alpha1.RunnerStatus{LastPollTime: polled}}
 		stop := runWriter(runner, key, "acme-runner-1", entry, nil)
 		DeferCleanup(stop)
+		expectReady(key, metav1.ConditionUnknown, chatv1alpha1.ProbingGenesysReason)
+		entry.set(func(s *chatv1alpha1.RunnerStatus) { s.LastGenesysAnswerTime = polled })
+		expectReady(key, metav1.ConditionTrue, chatv1alpha1.AvailableReason)
+
+		By("one unanswered call: GenesysReachable False, Ready still True (no flapping)")
 		entry.set(func(s *chatv1alpha1.RunnerStatus) {
 			s.LastError = "refresh: dial tcp 10.0.0.7:8443: connection refused"
+			s.GenesysFailures = 1
 		})
 		c := expectGenesysReachable(key, metav1.ConditionFalse, chatv1alpha1.GenesysUnreachableReason)
 		Expect(c.Message).To(Equal("Runners report Chat API errors: acme-runner-1: refresh: dial tcp 10.0.0.7:8443: connection refused"))
-		Expect(readyOf(Default, key).Status).To(Equal(metav1.ConditionTrue), "a Genesys outage is not a configuration problem")
+		Expect(readyOf(Default, key).Status).To(Equal(metav1.ConditionTrue), "one lost call does not flap GitOps health")
+
+		By("three in a row: Ready False, GenesysUnreachable; the first answer: Ready True")
+		entry.set(func(s *chatv1alpha1.RunnerStatus) { s.GenesysFailures = 3 })
+		ready := expectReady(key, metav1.ConditionFalse, chatv1alpha1.GenesysUnreachableReason)
+		Expect(ready.Message).To(ContainSubstring("acme-runner-1: refresh: dial tcp 10.0.0.7:8443: connection refused"))
 		Eventually(func(g Gomega) {
 			g.Expect(eventsOf(g, key)).To(ContainElement(SatisfyAll(
 				HaveField("Type", corev1.EventTypeWarning),
@@ -120,8 +132,9 @@ var _ = Describe("Runner status entries", func() {
 				HaveField("Note", c.Message))))
 		}).Should(Succeed())
 
-		entry.set(func(s *chatv1alpha1.RunnerStatus) { s.LastError = "" })
+		entry.set(func(s *chatv1alpha1.RunnerStatus) { s.LastError, s.GenesysFailures = "", 0 })
 		expectGenesysReachable(key, metav1.ConditionTrue, chatv1alpha1.PollSucceededReason)
+		expectReady(key, metav1.ConditionTrue, chatv1alpha1.AvailableReason)
 		Eventually(func(g Gomega) {
 			g.Expect(eventsOf(g, key)).To(ContainElement(SatisfyAll(
 				HaveField("Type", corev1.EventTypeNormal),
@@ -133,7 +146,9 @@ var _ = Describe("Runner status entries", func() {
 		entry.set(func(s *chatv1alpha1.RunnerStatus) {
 			s.LastError = "gms refresh: HTTP 401"
 			s.AuthError = "gms refresh: HTTP 401"
+			s.GenesysFailures = 3
 		})
+		expectReady(key, metav1.ConditionFalse, chatv1alpha1.AuthenticationFailedReason)
 		c = expectGenesysReachable(key, metav1.ConditionFalse, chatv1alpha1.AuthenticationFailedReason)
 		Expect(c.Message).To(Equal("Runners cannot authenticate to Genesys: acme-runner-1: gms refresh: HTTP 401"))
 		Eventually(func(g Gomega) {

@@ -158,7 +158,7 @@ func setReadyCondition(s *scope) {
 	case s.runnersPruned:
 		status, reason, message = metav1.ConditionTrue, chatv1alpha1.NotDeployedReason, "The configuration is valid; deploy is false, so no runners run"
 	case s.statefulSet != nil && rolledOut(s.statefulSet, gateway.Replicas(gw)):
-		status, reason, message = metav1.ConditionTrue, chatv1alpha1.AvailableReason, runnersMessage(s)
+		status, reason, message, reconciling = genesysVerdict(s)
 	case s.statefulSet != nil:
 		status, reason, message, reconciling = metav1.ConditionUnknown, chatv1alpha1.ProgressingReason, runnersMessage(s), true
 	default:
@@ -173,6 +173,46 @@ func setReadyCondition(s *scope) {
 	if isStalled {
 		setCondition(gw, chatv1alpha1.StalledCondition, metav1.ConditionTrue, reason, message)
 	}
+}
+
+// unreachableAfter is how many calls and probes in a row Genesys must leave unanswered on
+// a runner before the gateway is not Ready: a single lost call does not flap GitOps
+// health, and an idle runner failing its probes (every 10 s) turns Ready False within
+// about half a minute. The first answer turns it back.
+const unreachableAfter = 3
+
+// genesysVerdict is Ready of a gateway whose runners are rolled out: True only when every
+// runner that reports has had an answer from Genesys and none has had unreachableAfter
+// failures in a row since (False, AuthenticationFailed or GenesysUnreachable, with the
+// runners' errors, never a secret); Unknown and Reconciling while a runner waits for its
+// first answer. With no runner entry yet, the rollout decides.
+func genesysVerdict(s *scope) (metav1.ConditionStatus, string, string, bool) {
+	runners := slices.SortedFunc(slices.Values(s.runners), func(a, b chatv1alpha1.RunnerStatus) int {
+		return cmp.Compare(a.Pod, b.Pod)
+	})
+	var unauthenticated, unreachable, waiting []string
+	for _, r := range runners {
+		switch {
+		case r.GenesysFailures >= unreachableAfter && r.AuthError != "":
+			unauthenticated = append(unauthenticated, r.Pod+": "+r.AuthError)
+		case r.GenesysFailures >= unreachableAfter:
+			unreachable = append(unreachable, r.Pod+": "+r.LastError)
+		case r.LastGenesysAnswerTime == nil:
+			waiting = append(waiting, r.Pod)
+		}
+	}
+	switch {
+	case len(unauthenticated) > 0:
+		return metav1.ConditionFalse, chatv1alpha1.AuthenticationFailedReason,
+			"Genesys refuses the runners' credentials: " + strings.Join(unauthenticated, "; "), false
+	case len(unreachable) > 0:
+		return metav1.ConditionFalse, chatv1alpha1.GenesysUnreachableReason,
+			fmt.Sprintf("Genesys did not answer the runners %d times in a row: %s", unreachableAfter, strings.Join(unreachable, "; ")), false
+	case len(waiting) > 0:
+		return metav1.ConditionUnknown, chatv1alpha1.ProbingGenesysReason,
+			"Waiting for Genesys to answer runners " + strings.Join(waiting, ", "), true
+	}
+	return metav1.ConditionTrue, chatv1alpha1.AvailableReason, runnersMessage(s), false
 }
 
 // setCondition sets a condition for the gateway's current generation; its transition

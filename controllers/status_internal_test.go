@@ -98,6 +98,34 @@ func TestUpdateStatusReadyReconcilingStalled(t *testing.T) {
 			ready: cond{metav1.ConditionTrue, chatv1alpha1.AvailableReason}, reconciling: absent, stall: absent,
 			message: "2 of 2 runners ready",
 		},
+		"runners rolled out, one still waiting for Genesys' first answer: reconciling": {
+			scope: scope{referencesChecked: true, statefulSet: statefulSet(2, 2, 2, 2, 2), runners: []chatv1alpha1.RunnerStatus{
+				answered("acme-runner-0", 0), {Pod: "acme-runner-1"},
+			}},
+			ready: cond{metav1.ConditionUnknown, chatv1alpha1.ProbingGenesysReason}, reconciling: cond{metav1.ConditionTrue, chatv1alpha1.ProbingGenesysReason}, stall: absent,
+			message: "Waiting for Genesys to answer runners acme-runner-1",
+		},
+		"runners rolled out and answered, one failure since: still Ready (no flapping)": {
+			scope: scope{referencesChecked: true, statefulSet: statefulSet(2, 2, 2, 2, 2), runners: []chatv1alpha1.RunnerStatus{
+				answered("acme-runner-0", 0), answered("acme-runner-1", unreachableAfter-1),
+			}},
+			ready: cond{metav1.ConditionTrue, chatv1alpha1.AvailableReason}, reconciling: absent, stall: absent,
+		},
+		"a runner Genesys left unanswered 3 times: GenesysUnreachable": {
+			scope: scope{referencesChecked: true, statefulSet: statefulSet(2, 2, 2, 2, 2), runners: []chatv1alpha1.RunnerStatus{
+				answered("acme-runner-0", 0), {Pod: "acme-runner-1", GenesysFailures: unreachableAfter, LastError: "gms refresh: dial tcp: lookup gms.acme.invalid: no such host"},
+			}},
+			ready: cond{metav1.ConditionFalse, chatv1alpha1.GenesysUnreachableReason}, reconciling: absent, stall: absent,
+			message: "Genesys did not answer the runners 3 times in a row: acme-runner-1: gms refresh: dial tcp: lookup gms.acme.invalid: no such host",
+		},
+		"a runner whose credentials Genesys refuses 3 times: AuthenticationFailed": {
+			scope: scope{referencesChecked: true, statefulSet: statefulSet(2, 2, 2, 2, 2), runners: []chatv1alpha1.RunnerStatus{
+				{Pod: "acme-runner-0", GenesysFailures: 5, LastError: "gms refresh: HTTP 401", AuthError: "gms refresh: HTTP 401"},
+				{Pod: "acme-runner-1", GenesysFailures: 4, LastError: "dial tcp: i/o timeout"},
+			}},
+			ready: cond{metav1.ConditionFalse, chatv1alpha1.AuthenticationFailedReason}, reconciling: absent, stall: absent,
+			message: "Genesys refuses the runners' credentials: acme-runner-0: gms refresh: HTTP 401",
+		},
 		"runners starting: reconciling": {
 			scope: scope{referencesChecked: true, statefulSet: statefulSet(2, 2, 2, 2, 1)},
 			ready: cond{metav1.ConditionUnknown, chatv1alpha1.ProgressingReason}, reconciling: cond{metav1.ConditionTrue, chatv1alpha1.ProgressingReason}, stall: absent,
@@ -130,6 +158,12 @@ func TestUpdateStatusReadyReconcilingStalled(t *testing.T) {
 		g.Expect(s.gateway.Status.ObservedGeneration).To(Equal(int64(3)), row)
 		g.Expect(s.gateway.Status.EscalationTokenSecretName).To(Equal("acme-escalation-token"), row)
 	}
+}
+
+// answered is a runner entry Genesys answered, with failures since.
+func answered(pod string, failures int32) chatv1alpha1.RunnerStatus {
+	t := metav1.Now()
+	return chatv1alpha1.RunnerStatus{Pod: pod, LastGenesysAnswerTime: &t, GenesysFailures: failures}
 }
 
 func TestUpdateStatusLeavesReadyAloneWhenNothingWasObserved(t *testing.T) {

@@ -80,4 +80,7 @@ const (
 	// NoChatsReason: no runner has polled a chat yet, so whether Genesys is reachable is
 	// unknown.
 	NoChatsReason = "NoChats"
+	// ProbingGenesysReason: the runners run, but not every one has had an answer from
+	// Genesys yet (a call or its start-up probe): Ready waits for it (Unknown, Reconciling).
+	ProbingGenesysReason = "ProbingGenesys"
 )

@@ -132,6 +132,18 @@ type RunnerStatus struct {
 	// +optional
 	LastPollTime *metav1.Time `json:"lastPollTime,omitempty"`
 
+	// lastGenesysAnswerTime is when Genesys last answered one of the runner's Chat API
+	// calls or probes (a runner without a call answered lately probes GMS itself: at
+	// start, every 30 s while idle, every 10 s while failing).
+	// +optional
+	LastGenesysAnswerTime *metav1.Time `json:"lastGenesysAnswerTime,omitempty"`
+
+	// genesysFailures counts the runner's Chat API calls and probes since Genesys last
+	// answered one: the operator turns Ready False after 3 (so one lost call does not flap
+	// GitOps health), and back to True on the first answer.
+	// +optional
+	GenesysFailures int32 `json:"genesysFailures,omitempty"`
+
 	// lastError is the runner's last Genesys error, without any credential.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024

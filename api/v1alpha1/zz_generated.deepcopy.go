@@ -488,6 +488,10 @@ func (in *RunnerStatus) DeepCopyInto(out *RunnerStatus) {
 		in, out := &in.LastPollTime, &out.LastPollTime
 		*out = (*in).DeepCopy()
 	}
+	if in.LastGenesysAnswerTime != nil {
+		in, out := &in.LastGenesysAnswerTime, &out.LastGenesysAnswerTime
+		*out = (*in).DeepCopy()
+	}
 	if in.Credentials != nil {
 		in, out := &in.Credentials, &out.Credentials
 		*out = make([]CredentialVersion, len(*in))

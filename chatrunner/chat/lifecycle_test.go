@@ -3,6 +3,7 @@ package chat_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -370,5 +371,9 @@ func TestRefusedCredentialsAreReportedNotRetried(t *testing.T) {
 	st := h.m.Status()
 	h.Expect(st.AuthError).To(ContainSubstring("401"))
 	h.Expect(st.LastError).To(Equal(st.AuthError))
-	h.Expect(h.sim.Requests()).To(HaveLen(1), "a refused credential is not retried")
+	chatRequests := slices.DeleteFunc(h.sim.Requests(), func(r gmssim.Request) bool { return r.ChatID == gms.ProbeChatID })
+	h.Expect(chatRequests).To(HaveLen(1), "a refused credential is not retried")
+	h.Eventually(func() int32 { return h.m.Status().GenesysFailures }).Should(BeNumerically(">=", 2),
+		"the refused Request Chat and the start-up probe, both unanswered")
+	h.Expect(h.m.Status().LastGenesysAnswerTime).To(BeNil())
 }

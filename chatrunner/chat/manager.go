@@ -87,6 +87,11 @@ type counts struct {
 	failedTotal        int64
 	lastPoll           time.Time
 	lastError          string
+	// answered is when Genesys last answered a call or probe; failures counts the calls
+	// and probes since then that it did not answer; lastProbe is when the last probe
+	// started.
+	answered, lastProbe time.Time
+	failures            int
 	// authFailed says lastError is a refusal of the credentials.
 	authFailed bool
 }
@@ -141,13 +146,26 @@ func (m *Manager) Run(ctx context.Context) error {
 	close(m.running)
 	sweep := m.clock.NewTicker(time.Minute)
 	defer sweep.Stop()
+	probe := m.clock.NewTicker(probeTick)
+	defer probe.Stop()
 	go m.sched.run(ctx)
+	probing := make(chan struct{}, 1)
+	probeSoon := func() {
+		select {
+		case probing <- struct{}{}: // one probe at a time, off this loop
+			go func() { defer func() { <-probing }(); m.probeIfDue(ctx) }()
+		default:
+		}
+	}
+	probeSoon()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-sweep.C():
 			m.sweep()
+		case <-probe.C():
+			probeSoon()
 		}
 	}
 }

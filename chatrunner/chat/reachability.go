@@ -1,8 +1,10 @@
 package chat
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 )
@@ -20,6 +22,8 @@ const (
 	// sessionCall is any other call on an established chat: a message, typing, a pushed
 	// URL, a Disconnect.
 	sessionCall
+	// probeCall is a probe (probeIfDue): GMS' answer on a chat that does not exist.
+	probeCall
 )
 
 // observeCall records the outcome of one Chat API call, of any chat, in the runner's
@@ -40,6 +44,7 @@ func (m *Manager) observeCall(err error, kind callKind) {
 		}
 	}
 	if err == nil || kind != requestCall && refusal(err) != nil {
+		m.counts.answered, m.counts.failures = m.clock.Now(), 0
 		m.counts.authFailed = false
 		if m.counts.lastError != "" {
 			m.counts.lastError = ""
@@ -47,6 +52,7 @@ func (m *Manager) observeCall(err error, kind callKind) {
 		}
 		return
 	}
+	m.counts.failures++
 	m.counts.authFailed = authFailure(err)
 	if msg := err.Error(); msg != m.counts.lastError {
 		m.counts.lastError = msg
@@ -62,4 +68,51 @@ func authFailure(err error) bool {
 		return false
 	}
 	return gerr.HTTPStatus == http.StatusUnauthorized || gerr.HTTPStatus == http.StatusForbidden || gerr.Code() == "auth"
+}
+
+// Probing: a runner with no call that Genesys answered lately asks it itself, so that a
+// gateway whose Genesys does not answer (a name that does not resolve, a wrong CA, refused
+// credentials, a wrong service path) shows it before the first customer does, and one that
+// recovers shows that within a probe.
+const (
+	// probeIdle is how long without an answer from Genesys before a probe: an idle
+	// gateway's runners probe this often; a busy one's calls answer for them.
+	probeIdle = 30 * time.Second
+	// probeRetry is how often a runner whose last call or probe failed probes again, so
+	// that recovery shows within it.
+	probeRetry = 10 * time.Second
+	// probeTick is how often the runner looks whether a probe is due.
+	probeTick = 2 * time.Second
+)
+
+// prober is a Chat API client that can probe (*gms.Client): Probe asks GMS a call that
+// creates nothing.
+type prober interface {
+	Probe(ctx context.Context) error
+}
+
+// probeIfDue probes Genesys when no call was answered for probeIdle, or the last outcome
+// was a failure and probeRetry passed since the last probe; at once at start.
+func (m *Manager) probeIfDue(ctx context.Context) {
+	p, ok := m.opts.GMS.(prober)
+	if !ok {
+		return
+	}
+	now := m.clock.Now()
+	m.mu.Lock()
+	due := m.counts.lastProbe.IsZero() ||
+		now.Sub(m.counts.answered) >= probeIdle && now.Sub(m.counts.lastProbe) >= probeRetry ||
+		m.counts.failures > 0 && now.Sub(m.counts.lastProbe) >= probeRetry
+	if due {
+		m.counts.lastProbe = now
+	}
+	m.mu.Unlock()
+	if !due {
+		return
+	}
+	err := p.Probe(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	m.observeCall(err, probeCall)
 }

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -26,8 +27,10 @@ func (m *Manager) Status() chatv1alpha1.RunnerStatus {
 			EndedChatsTotal:  m.counts.endedTotal,
 			FailedChatsTotal: m.counts.failedTotal,
 		},
-		LastPollTime: timeOrNil(m.counts.lastPoll),
-		LastError:    m.counts.lastError,
+		LastPollTime:          timeOrNil(m.counts.lastPoll),
+		LastError:             m.counts.lastError,
+		LastGenesysAnswerTime: timeOrNil(m.counts.answered),
+		GenesysFailures:       int32(min(m.counts.failures, math.MaxInt32)),
 	}
 	if m.counts.authFailed {
 		st.AuthError = m.counts.lastError

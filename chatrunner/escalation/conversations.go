@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,12 @@ func (a *server) conversation(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, chatOf(v))
 		return
 	}
+	if rt := a.opts.Router; rt != nil && rt.Settled != nil && !rt.Settled() {
+		p := problemUnavailable.with("This runner is still taking over chats; it cannot say yet whether it carries the conversation.", "")
+		p.RetryAfter = time.Second
+		p.write(w)
+		return
+	}
 	if r.Header.Get(forwardedHeader) == "" && a.answeredByPeers(w, r, id) {
 		return
 	}
@@ -81,13 +88,13 @@ func (r *Router) findOnPeers(req *http.Request, conversationID string) (*api.Cha
 		found   *api.Chat
 		err     error
 	}
-	n := r.Replicas()
-	answers := make(chan answer, n)
+	peers, p := r.peers()
+	if p != nil {
+		return nil, p
+	}
+	answers := make(chan answer, len(peers))
 	asked := 0
-	for ordinal := range n {
-		if ordinal == r.Self {
-			continue
-		}
+	for _, ordinal := range peers {
 		asked++
 		go func() {
 			found, err := r.askPeer(req, ordinal, conversationID)
@@ -110,6 +117,34 @@ func (r *Router) findOnPeers(req *http.Request, conversationID string) (*api.Cha
 		return nil, &p
 	}
 	return nil, nil
+}
+
+// peers are the other runners that carry chats: the holders of every store. A store no
+// runner holds yet (a hand-over under way, or this runner still loading it) is a problem:
+// its chats' conversations are unknown until it is carried again.
+func (r *Router) peers() ([]int, *problem) {
+	var out []int
+	add := func(k int) {
+		if k != r.Self && !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	if r.Holder == nil || r.Stores == nil {
+		for k := range r.Replicas() {
+			add(k)
+		}
+		return out, nil
+	}
+	for _, store := range r.Stores() {
+		holder, ok := r.Holder(store)
+		if !ok {
+			p := problemUnavailable.with(fmt.Sprintf("The chats of runner %d are being handed over; whether one is this conversation's is unknown until then: retry.", store), "")
+			p.RetryAfter = time.Second
+			return nil, &p
+		}
+		add(holder)
+	}
+	return out, nil
 }
 
 // askPeer asks one runner for the conversation's live chat, as a forwarded call.

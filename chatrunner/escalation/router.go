@@ -27,8 +27,16 @@ type Router struct {
 	// Replicas returns the gateway's current number of runners.
 	Replicas func() int
 	// Holder returns the ordinal of the runner that carries a store's chats now, false
-	// while no runner does (a hand-over under way). Nil: each runner carries its own.
+	// while no runner does (a hand-over under way, or this runner still loading it). Nil:
+	// each runner carries its own.
 	Holder func(store int) (runner int, ok bool)
+	// Stores returns the stores that may hold chats: an escalation asks their holders
+	// whether one carries its conversation. Nil: the ordinals below Replicas.
+	Stores func() []int
+	// Settled reports whether this runner carries every chat of the stores it holds (none
+	// is still loading): until then it cannot tell a peer that a conversation is not here.
+	// Nil: always.
+	Settled func() bool
 	// Resolve returns the base URL of a runner's escalation API by ordinal.
 	Resolve func(ordinal int) (*url.URL, error)
 	// Transport carries forwarded calls; http.DefaultTransport when nil.

@@ -120,6 +120,11 @@ func (m *Manager) Owner(ordinal int) (identity string, ok bool) {
 	return st.holder, true
 }
 
+// Vanished reports whether an ordinal's Lease is known not to exist: seen deleted, or
+// missing or forbidden when listed. The operator removes a store only once it holds no
+// chat, so a vanished store has no chat to look for.
+func (m *Manager) Vanished(ordinal int) bool { return m.obs.state(ordinal).deleted }
+
 // Release gives up a held ordinal gracefully (OnRelease, then release) and keeps this
 // runner from competing for it for one lease duration, so that another runner takes it.
 func (m *Manager) Release(ctx context.Context, ordinal int) error {

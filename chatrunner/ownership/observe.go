@@ -6,6 +6,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -36,7 +37,8 @@ type leaseState struct {
 	observedAt time.Time
 	// handback is the AnnotationHandback value: the pod asking for the ordinal back.
 	handback string
-	// deleted is set when the Lease was seen deleted: the operator removed the store.
+	// deleted is set when the Lease was seen deleted, or found missing or forbidden: the
+	// operator removed the store (or has not created it yet).
 	deleted bool
 }
 
@@ -138,7 +140,13 @@ func (o *observer) start(ctx context.Context, ordinal int, name string) *leaseWa
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			opts.FieldSelector = byName
-			return leases.List(ctx, opts)
+			list, err := leases.List(ctx, opts)
+			// No such Lease, or no right to it any more (the operator narrows the Role
+			// once it removed a store): as good as deleted.
+			if apierrors.IsForbidden(err) || err == nil && len(list.Items) == 0 {
+				o.set(ordinal, w, func(leaseState) leaseState { return leaseState{deleted: true} })
+			}
+			return list, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			opts.FieldSelector = byName

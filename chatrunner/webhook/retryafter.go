@@ -18,7 +18,9 @@ type retryAfterError struct {
 	wait time.Duration
 }
 
-func (e *retryAfterError) Error() string { return e.err.Error() + " (Retry-After " + e.wait.String() + ")" }
+func (e *retryAfterError) Error() string {
+	return e.err.Error() + " (Retry-After " + e.wait.String() + ")"
+}
 func (e *retryAfterError) Unwrap() error { return e.err }
 
 // retryAfterOf is the wait an attempt's error asked for, 0 for none.

@@ -128,7 +128,7 @@ func runChild(ctx context.Context, cfg config) error {
 	var s side
 	var err error
 	if cfg.child == modeRunner {
-		s, err = newRunnerSide(ctx, cfg, m)
+		s, err = newRunnerSide(ctx, cfg, m, nil)
 	} else {
 		s = newBareSide(cfg, m)
 	}

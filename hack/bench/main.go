@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,14 @@ type config struct {
 	cpuProfile string
 	memProfile string
 	trace      bool
+	// The store mode.
+	assets            string
+	kubeconfig        string
+	storePhase        string
+	storeState        string
+	storeMessageEvery time.Duration
+	storeQPS          float64
+	storeQPSList      string
 }
 
 func main() {
@@ -50,11 +59,18 @@ func main() {
 	fs.StringVar(&cfg.simBin, "sim-bin", "", "The operator binary whose gms-simulator subcommand to start (e.g. bin/manager); empty re-executes this program as the simulator.")
 	fs.Float64Var(&cfg.probeRate, "probe-rate", 200, "Agent messages per second of the latency probe (at most chats/2).")
 	fs.Float64Var(&cfg.rampRate, "ramp-rate", 2000, "Chats started per second before the window.")
-	fs.StringVar(&cfg.modes, "modes", "runner,bare", "The sides to run, in order: runner, bare.")
+	fs.StringVar(&cfg.modes, "modes", "runner,bare,store", "The sides to run, in order: runner, bare, store (the durable chat store against kube-apiserver and etcd; skipped without -assets).")
+	fs.StringVar(&cfg.assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "Directory of the kube-apiserver and etcd binaries of the store mode (envtest; make envtest builds bin/k8s/<version>).")
+	fs.DurationVar(&cfg.storeMessageEvery, "store-message-every", 10*time.Second, "Store mode: one agent message per chat this often, from the warm-up on.")
+	fs.StringVar(&cfg.storeQPSList, "store-qps", "0,50", "Store mode: the engine's client QPS limits to measure, one run each (burst twice it); 0 keeps client-go's default (5, burst 10), as the runner does.")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "Write a CPU profile of each side's window to this path plus .runner or .bare.")
 	fs.StringVar(&cfg.memProfile, "memprofile", "", "Write an allocation profile of each side to this path plus .runner or .bare.")
 	fs.BoolVar(&cfg.trace, "trace", false, "Log the polls of each second of the window and the goroutines.")
-	fs.StringVar(&cfg.child, "child", "", "Internal: run as the runner, bare or sim child process.")
+	fs.Float64Var(&cfg.storeQPS, "store-child-qps", 0, "Internal: the store child's client QPS limit.")
+	fs.StringVar(&cfg.child, "child", "", "Internal: run as the runner, bare, store or sim child process.")
+	fs.StringVar(&cfg.kubeconfig, "kubeconfig", "", "Internal: the store child's kubeconfig.")
+	fs.StringVar(&cfg.storePhase, "store-phase", "", "Internal: the store child's part, first or resume.")
+	fs.StringVar(&cfg.storeState, "store-state", "", "Internal: the file of the first store engine's event counts.")
 	_ = fs.Parse(os.Args[1:])
 	raiseFileLimit()
 	os.Exit(run(cfg))
@@ -73,6 +89,8 @@ func run(cfg config) int {
 		return runSim(ctx, cfg)
 	case modeRunner, modeBare:
 		err = runChild(ctx, cfg)
+	case modeStore:
+		err = runStoreChild(ctx, cfg)
 	default:
 		err = fmt.Errorf("unknown child %q", cfg.child)
 	}
@@ -102,8 +120,28 @@ func runParent(ctx context.Context, cfg config) error {
 		return fmt.Errorf("-chats must be at least 1")
 	}
 	var results []*result
+	var stored []*storeReport
 	for _, mode := range strings.Split(cfg.modes, ",") {
 		mode = strings.TrimSpace(mode)
+		if mode == modeStore {
+			for _, q := range strings.Split(cfg.storeQPSList, ",") {
+				qps, err := strconv.ParseFloat(strings.TrimSpace(q), 64)
+				if err != nil || qps < 0 {
+					return fmt.Errorf("-store-qps: %q is not a QPS", q)
+				}
+				c := cfg
+				c.storeQPS = qps
+				r, err := runStore(ctx, c)
+				if err != nil {
+					return fmt.Errorf("%s: %w", mode, err)
+				}
+				stored = append(stored, r)
+				if r.skipped != "" {
+					break
+				}
+			}
+			continue
+		}
 		if mode != modeRunner && mode != modeBare {
 			return fmt.Errorf("unknown mode %q in -modes", mode)
 		}
@@ -113,6 +151,6 @@ func runParent(ctx context.Context, cfg config) error {
 		}
 		results = append(results, r)
 	}
-	printReport(os.Stdout, cfg, results)
+	printReport(os.Stdout, cfg, results, stored)
 	return nil
 }

@@ -11,9 +11,19 @@ import (
 )
 
 // printReport writes the results as a Markdown section.
-func printReport(w io.Writer, cfg config, rs []*result) {
+func printReport(w io.Writer, cfg config, rs []*result, stored []*storeReport) {
 	fmt.Fprintf(w, "\n#### %d chats, 1 s polling, %v window\n\n", cfg.chats, cfg.duration)
 	fmt.Fprintf(w, "Machine: %s\n\n", machine())
+	if len(rs) > 0 {
+		printSides(w, cfg, rs)
+	}
+	for _, s := range stored {
+		printStore(w, cfg, s)
+	}
+}
+
+// printSides writes the table of the runner and bare sides.
+func printSides(w io.Writer, cfg config, rs []*result) {
 	head := "| |"
 	sep := "|---|"
 	for _, r := range rs {

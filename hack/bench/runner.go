@@ -47,7 +47,9 @@ func (c countingGMS) Refresh(ctx context.Context, s *gms.Session, position int) 
 	return resp, err
 }
 
-func newRunnerSide(ctx context.Context, cfg config, m *meter) (*runnerSide, error) {
+// newRunnerSide starts the engine; with, when not nil, changes its options (the store mode
+// adds a store).
+func newRunnerSide(ctx context.Context, cfg config, m *meter, with func(*chat.Options)) (*runnerSide, error) {
 	// The runner's settings with the CRD's defaults (apiRetry 5 attempts from 4.2 s, 10 s
 	// per attempt).
 	transport := gms.NewTransport()
@@ -60,16 +62,15 @@ func newRunnerSide(ctx context.Context, cfg config, m *meter) (*runnerSide, erro
 	if err != nil {
 		return nil, err
 	}
-	const perAgent = 1000
-	mgr := chat.NewManager(chat.Options{
+	opts := chat.Options{
 		GMS: countingGMS{Client: client, meter: m},
 		Settings: chat.Settings{
 			Domain:                "bench",
 			PollInterval:          pollInterval,
 			EscalationTimeout:     time.Hour,
 			AvailabilityRefresh:   time.Hour,
-			Agents:                max(3, (cfg.chats+perAgent-1)/perAgent),
-			MaxChatsPerAgent:      perAgent,
+			Agents:                benchAgents(cfg.chats),
+			MaxChatsPerAgent:      chatsPerAgent,
 			SupportPresentContent: true,
 			AgentOverride:         chatv1alpha1.AgentOverrideAgentNameOnly,
 			Locale:                "en-US",
@@ -82,7 +83,11 @@ func newRunnerSide(ctx context.Context, cfg config, m *meter) (*runnerSide, erro
 				m.lateness.record(d)
 			}
 		},
-	})
+	}
+	if with != nil {
+		with(&opts)
+	}
+	mgr := chat.NewManager(opts)
 	go func() { _ = mgr.Run(ctx) }()
 	return &runnerSide{
 		m:         mgr,
@@ -93,6 +98,13 @@ func newRunnerSide(ctx context.Context, cfg config, m *meter) (*runnerSide, erro
 		after:     make([]int64, cfg.chats),
 	}, nil
 }
+
+// chatsPerAgent is the engine's runner.maxChatsPerAgent in the bench.
+const chatsPerAgent = 1000
+
+// benchAgents is the engine's agents in the bench: enough for chats, 3 at least (the
+// CRD's default agentsPerNode).
+func benchAgents(chats int) int { return max(3, (chats+chatsPerAgent-1)/chatsPerAgent) }
 
 func (r *runnerSide) open(ctx context.Context, i int) {
 	n := strconv.Itoa(i)
