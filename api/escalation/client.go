@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -119,6 +121,95 @@ func (c *Client) Events(ctx context.Context, id string, after int64, wait time.D
 	var page EventPage
 	_, err := c.do(ctx, http.MethodGet, chatPath(id)+"/events", q, nil, &page)
 	return page, err
+}
+
+// UploadFile sends the user's file to the agent (POST /v1/chats/{id}/files): one
+// multipart part "file" with name and contentType (application/octet-stream when empty),
+// streamed from r as the request goes (never held in memory whole). It returns the file's
+// id on Genesys. Refusals are *Problems: 413 (ProblemBodyTooLarge) over the gateway's or
+// Genesys' size limits, 415 (ProblemUnsupportedMediaType) for a type Genesys does not
+// allow, 409 (ProblemConflict) while Genesys needs an agent and none joined yet or when
+// the chat's file count is used up, 422 (ProblemInvalidField, field "file") for a bad
+// name. A failed upload is not retried: r is consumed.
+func (c *Client) UploadFile(ctx context.Context, chatID, name, contentType string, r io.Reader) (string, error) {
+	if err := ValidateFileName(name); err != nil {
+		return "", err
+	}
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		h := make(textproto.MIMEHeader, 2)
+		h.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{"name": "file", "filename": name}))
+		h.Set("Content-Type", contentType)
+		part, err := mw.CreatePart(h)
+		if err == nil {
+			_, err = io.Copy(part, r)
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		_ = pw.CloseWithError(err)
+	}()
+	path := chatPath(chatID) + "/files"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, pr)
+	if err != nil {
+		_ = pr.CloseWithError(err)
+		return "", fmt.Errorf("escalation API: POST %s: %w", path, err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Accept", "application/json, application/problem+json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	_ = pr.CloseWithError(errors.New("the upload is over")) // stops the writer if the answer came early
+	if err != nil {
+		return "", fmt.Errorf("escalation API: POST %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return "", readProblem(resp)
+	}
+	raw, err := readBounded(resp.Body, maxProblemBytes)
+	if err != nil {
+		return "", fmt.Errorf("escalation API: POST %s: reading the answer: %w", path, err)
+	}
+	var out UploadResponse
+	if err := json.Unmarshal(raw, &out); err != nil || out.FileID == "" {
+		return "", fmt.Errorf("escalation API: POST %s: the answer holds no fileId", path)
+	}
+	return out.FileID, nil
+}
+
+// DownloadFile reads a file the agent sent (GET /v1/chats/{id}/files/{fileId}, the URL of
+// a fileUploaded event): its body streams from the runner, and the caller must close it.
+// An unknown chat or file is a *Problem (404), as is a refusal of Genesys (502).
+func (c *Client) DownloadFile(ctx context.Context, chatID, fileID string) (io.ReadCloser, FileInfo, error) {
+	path := FilePath(chatID, fileID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return nil, FileInfo{}, fmt.Errorf("escalation API: GET %s: %w", path, err)
+	}
+	req.Header.Set("Accept", "*/*")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, FileInfo{}, fmt.Errorf("escalation API: GET %s: %w", path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer resp.Body.Close()
+		return nil, FileInfo{}, readProblem(resp)
+	}
+	info := FileInfo{ContentType: resp.Header.Get("Content-Type"), Size: resp.ContentLength}
+	if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err == nil {
+		info.Name = params["filename"]
+	}
+	return resp.Body, info, nil
 }
 
 // chatPath is the path of a chat; the id is escaped, as it comes from the server.

@@ -16,6 +16,8 @@
 //	POST   /v1/chats/{id}/messages         Client.SendMessage
 //	POST   /v1/chats/{id}/typing           Client.Typing
 //	POST   /v1/chats/{id}/present          Client.Present
+//	POST   /v1/chats/{id}/files            Client.UploadFile (multipart, part "file", streamed)
+//	GET    /v1/chats/{id}/files/{fileId}   Client.DownloadFile (a fileUploaded event's URL)
 //	GET    /v1/chats/{id}/events           Client.Events (long poll)
 //	GET    /v1/chats/{id}/events           Client.Stream (Accept: text/event-stream)
 //	GET    /v1/events                      Client.StreamAll (every chat, server-sent events)

@@ -3,6 +3,7 @@ package escalation_test
 import (
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -49,6 +50,7 @@ func TestOpenAPIBoundsAreTheConstants(t *testing.T) {
 		{cat(prop("EventFields", "data"), "additionalProperties", "maxLength"), api.MaxEventDataValueLength},
 		{[]string{"paths", "/v1/conversations/{id}", "parameters", "0", "schema", "maxLength"}, api.MaxConversationIDLength},
 		{[]string{"info", "x-max-body-bytes"}, api.MaxBodyBytes},
+		{[]string{"info", "x-max-file-bytes"}, api.MaxFileBytes},
 		{[]string{"info", "x-max-wait-seconds"}, int(api.MaxWait.Seconds())},
 	} {
 		got, ok := lookup(doc, c.path)
@@ -122,6 +124,7 @@ func TestOpenAPISchemasAreTheWireTypes(t *testing.T) {
 		"Request": api.Request{}, "User": api.User{}, "MessageRequest": api.MessageRequest{},
 		"TypingRequest": api.TypingRequest{}, "PresentRequest": api.PresentRequest{}, "Chat": api.Chat{},
 		"Agent": api.Agent{}, "EventFields": api.Event{}, "EventPage": api.EventPage{}, "Problem": api.Problem{},
+		"EventFile": api.EventFile{}, "UploadResponse": api.UploadResponse{},
 	} {
 		props, _ := lookup(doc, []string{"components", "schemas", name, "properties"})
 		req, _ := lookup(doc, []string{"components", "schemas", name, "required"})
@@ -191,4 +194,30 @@ func sameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// The event kinds the document lists are the package's.
+func TestOpenAPIEventKindsAreTheConstants(t *testing.T) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(api.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := lookup(doc, []string{"components", "schemas", "EventKind", "enum"})
+	var listed []string
+	for _, v := range asList(got) {
+		listed = append(listed, v.(string))
+	}
+	want := []string{}
+	for _, k := range []api.EventKind{api.EventAgentJoined, api.EventAgentLeft, api.EventMessage, api.EventTypingStarted,
+		api.EventTypingStopped, api.EventPushURL, api.EventNotice, api.EventIdleAlert, api.EventIdleClose,
+		api.EventFileUploaded, api.EventEnded, api.EventTransferred, api.EventFailed} {
+		want = append(want, string(k))
+	}
+	if !sameSet(listed, want) {
+		t.Errorf("the document lists the event kinds %v, the package %v", listed, want)
+	}
+	desc, _ := lookup(doc, []string{"components", "schemas", "FileUpload", "properties", "file", "description"})
+	if s, _ := desc.(string); !strings.Contains(s, strconv.Itoa(api.MaxFileNameLength)) {
+		t.Errorf("the FileUpload file's description does not give MaxFileNameLength (%d): %q", api.MaxFileNameLength, s)
+	}
 }

@@ -126,3 +126,18 @@ func pathSegment(field, v string) *FieldError {
 	}
 	return nil
 }
+
+// ValidateFileName checks an uploaded file's name: required, at most MaxFileNameLength
+// characters, no control character, no path separator; a *FieldError (field "file") or nil.
+func ValidateFileName(name string) error {
+	if err := first(required("file", name), bounded("file", name, MaxFileNameLength)); err != nil {
+		return &FieldError{"file", "needs a filename of at most " + strconv.Itoa(MaxFileNameLength) + " characters"}
+	}
+	if !utf8.ValidString(name) || strings.ContainsAny(name, "/\\") || strings.IndexFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return &FieldError{"file", "the filename must be valid UTF-8 without control characters or path separators"}
+	}
+	if name == "." || name == ".." {
+		return &FieldError{"file", "the filename must not be . or .."}
+	}
+	return nil
+}

@@ -1,6 +1,9 @@
 package escalation
 
-import "time"
+import (
+	"net/url"
+	"time"
+)
 
 // Bounds of request fields. The server refuses a field beyond its bound with 422 and the
 // field's name (see FieldError); they are exported so that a bot can check its input
@@ -53,6 +56,17 @@ const (
 	MaxEventDataKeyLength = 128
 	// MaxEventDataValueLength bounds a value; a longer value is cut.
 	MaxEventDataValueLength = 1024
+)
+
+// Bounds of files, both ways.
+const (
+	// MaxFileBytes bounds a file a bot uploads (POST /v1/chats/{id}/files, the whole
+	// multipart body) whatever Genesys allows; the runner also applies Genesys'
+	// upload-max-file-size, usually smaller. A larger one is refused with 413 while it
+	// streams.
+	MaxFileBytes = 100 << 20
+	// MaxFileNameLength bounds an uploaded file's name.
+	MaxFileNameLength = 255
 )
 
 // Limits of the calls themselves, as a runner applies them by default.
@@ -210,10 +224,14 @@ const (
 	EventIdleAlert EventKind = "idleAlert"
 	// EventIdleClose: Genesys closed the chat for inactivity; ended (IdleTimeout) follows.
 	// Text is the gateway's canned IdleClose.
-	EventIdleClose   EventKind = "idleClose"
-	EventEnded       EventKind = "ended"
-	EventTransferred EventKind = "transferred"
-	EventFailed      EventKind = "failed"
+	EventIdleClose EventKind = "idleClose"
+	// EventFileUploaded: the agent sent a file. File describes it; URL is its download
+	// path (GET it with the token, or use Client.DownloadFile); Text is its name; Data is
+	// Genesys' event userData (file-id, file-name, file-size, file-type), bounded.
+	EventFileUploaded EventKind = "fileUploaded"
+	EventEnded        EventKind = "ended"
+	EventTransferred  EventKind = "transferred"
+	EventFailed       EventKind = "failed"
 )
 
 // Terminal reports whether an event of this kind is a chat's last: ended, transferred or
@@ -248,6 +266,44 @@ type Event struct {
 	Reason EndReason `json:"reason,omitempty"`
 	// Error of failed, and of transferred after an error.
 	Error string `json:"error,omitempty"`
+	// File is the file of a fileUploaded event.
+	File *EventFile `json:"file,omitempty"`
+}
+
+// EventFile is the file an agent sent (a fileUploaded event).
+type EventFile struct {
+	// ID is Genesys' id of the file.
+	ID string `json:"id"`
+	// Name is the file's name, as the agent's desktop sent it.
+	Name string `json:"name,omitempty"`
+	// Size is the file's size in bytes, when Genesys told it.
+	Size *int64 `json:"size,omitempty"`
+	// ContentType is the file's type, when Genesys told it.
+	ContentType string `json:"contentType,omitempty"`
+	// URL is the file's download path on the escalation API:
+	// /v1/chats/{chatId}/files/{fileId}.
+	URL string `json:"url"`
+}
+
+// FilePath is the escalation API path of a chat's file: its download URL, below the
+// API's base URL.
+func FilePath(chatID, fileID string) string {
+	return chatPath(chatID) + "/files/" + url.PathEscape(fileID)
+}
+
+// UploadResponse is the answer of POST /v1/chats/{id}/files: the new file's id on Genesys.
+type UploadResponse struct {
+	FileID string `json:"fileId"`
+}
+
+// FileInfo describes a downloaded file, from the answer's headers.
+type FileInfo struct {
+	// Name is the filename of the Content-Disposition, "" when none.
+	Name string
+	// ContentType is the answer's Content-Type.
+	ContentType string
+	// Size is the Content-Length, -1 when unknown.
+	Size int64
 }
 
 // EventPage is the answer of GET /v1/chats/{id}/events?after=N&wait=D: the events with

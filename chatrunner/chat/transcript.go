@@ -9,7 +9,8 @@ import (
 
 // apply turns one new Genesys transcript event into the chat's state and agent-side
 // events; called with c.mu held. The client's own events and unknown types are ignored;
-// Genesys' idle warning and close become idleAlert and idleClose with canned text.
+// Genesys' idle warning and close become idleAlert and idleClose with canned text; an
+// agent's FileUploaded becomes fileUploaded with the file and its download path.
 func (m *Manager) apply(c *chat, e gms.Event) {
 	s := m.Settings()
 	at := m.clock.Now()
@@ -39,6 +40,11 @@ func (m *Manager) apply(c *chat, e gms.Event) {
 		c.events.append(Event{Kind: KindTypingStopped, Time: at, Agent: m.speaker(c, s, e)})
 	case e.Type == gms.EventPushURL && fromAgent:
 		c.events.append(Event{Kind: KindPushURL, Time: at, Agent: m.speaker(c, s, e), URL: e.Text})
+	case e.Type == gms.EventFileUploaded && fromAgent:
+		if f := fileRefOf(c.id, e); f != nil {
+			c.events.append(Event{Kind: KindFileUploaded, Time: at, Agent: m.speaker(c, s, e), Text: f.Name, URL: f.URL,
+				Data: noticeData(e.UserData), File: f})
+		}
 	case (e.Type == gms.EventMessage || e.Type == gms.EventNotice || e.Type == gms.EventCustomNotice) && !fromClient:
 		c.events.append(Event{Kind: KindNotice, Time: at, Text: e.Text, Data: noticeData(e.UserData)})
 	case e.Type == gms.EventIdleAlert:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	api "github.com/gatewayops/genesys-gateway-operator/api/escalation"
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 )
 
@@ -68,9 +69,12 @@ const (
 	KindNotice        = "notice"
 	KindIdleAlert     = "idleAlert"
 	KindIdleClose     = "idleClose"
-	KindEnded         = "ended"
-	KindTransferred   = "transferred"
-	KindFailed        = "failed"
+	// KindFileUploaded: the agent sent a file (Event.File; URL its download path, Text its
+	// name, Data Genesys' userData of it).
+	KindFileUploaded = "fileUploaded"
+	KindEnded        = "ended"
+	KindTransferred  = "transferred"
+	KindFailed       = "failed"
 )
 
 // Event is one agent-side event of a chat, numbered per chat from 1 without gaps.
@@ -94,7 +98,59 @@ type Event struct {
 	Reason chatv1alpha1.ChatEndReason `json:"reason,omitempty"`
 	// Error of failed and transferred after an error.
 	Error string `json:"error,omitempty"`
+	// File of fileUploaded.
+	File *FileRef `json:"file,omitempty"`
 }
+
+// FileRef is the file of a fileUploaded event: the bot API's type, so that the event a bot
+// reads is the engine's.
+type FileRef = api.EventFile
+
+// FileInfo describes a file downloaded from Genesys.
+type FileInfo struct {
+	// Name is the file's name, "" when Genesys gave none.
+	Name string
+	// ContentType is Genesys' content type of the file.
+	ContentType string
+	// Size is the file's size in bytes, -1 when unknown.
+	Size int64
+}
+
+// FileRefusal says which of Genesys' file limits refused an upload.
+type FileRefusal string
+
+// File refusals.
+const (
+	// FileTooLarge: the file is over upload-max-file-size, what is left of
+	// upload-max-total-size, or the gateway's own bound.
+	FileTooLarge FileRefusal = "tooLarge"
+	// FileTypeNotAllowed: the file's extension is not among upload-file-types.
+	FileTypeNotAllowed FileRefusal = "typeNotAllowed"
+	// FileCountExceeded: the chat has upload-max-files files already.
+	FileCountExceeded FileRefusal = "countExceeded"
+	// FileNeedsAgent: upload-need-agent is set and no agent joined yet.
+	FileNeedsAgent FileRefusal = "needsAgent"
+)
+
+// FileRefusedError is an upload the limits Genesys announces for the chat refuse: the
+// file did not reach Genesys (or, when too large, was cut off while streaming, before
+// Genesys could take it).
+type FileRefusedError struct {
+	Reason FileRefusal
+	Detail string
+}
+
+func (e *FileRefusedError) Error() string {
+	return "file refused (" + string(e.Reason) + "): " + e.Detail
+}
+
+// Errors of the file calls.
+var (
+	// ErrFileNotFound: no file with that id was sent by an agent in the chat.
+	ErrFileNotFound = errors.New("no such file in the chat")
+	// ErrFilesUnsupported: the engine's Genesys client has no file operations.
+	ErrFilesUnsupported = errors.New("files are not supported by this gateway's Genesys client")
+)
 
 // Errors the engine returns to the escalation API.
 var (

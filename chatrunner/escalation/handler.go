@@ -78,6 +78,8 @@ func NewHandler(o Options) http.Handler {
 	a.mux.HandleFunc("/v1/chats", a.chats)
 	a.mux.HandleFunc("/v1/chats/{id}", a.chat)
 	a.mux.HandleFunc("/v1/chats/{id}/{action}", a.action)
+	a.mux.HandleFunc("/v1/chats/{id}/files", a.files)
+	a.mux.HandleFunc("/v1/chats/{id}/files/{fileId}", a.file)
 	a.mux.HandleFunc("/v1/conversations/{id}", a.conversation)
 	a.mux.HandleFunc("/v1/events", a.allEvents)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

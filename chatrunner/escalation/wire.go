@@ -65,6 +65,7 @@ func eventsOf(evs []chat.Event) []api.Event {
 			Canned:      string(e.Canned),
 			Reason:      api.EndReason(e.Reason),
 			Error:       e.Error,
+			File:        e.File,
 		}
 	}
 	return out

@@ -35,18 +35,28 @@ func (e *requestError) Error() string { return "build request: " + e.reason }
 // attempt POSTs form to endpoint once, within the attempt timeout, and classifies the
 // answer.
 func (c *Client) attempt(ctx context.Context, cfg *config, op Operation, endpoint, form string) attemptResult {
-	actx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	body := strings.NewReader(form)
+	return c.post(ctx, op, endpoint, "application/x-www-form-urlencoded", body, body.Size(), cfg.timeout)
+}
+
+// post POSTs body (of contentType, length bytes; -1 unknown) to endpoint once, within
+// timeout, and classifies the answer.
+func (c *Client) post(ctx context.Context, op Operation, endpoint, contentType string, reqBody io.Reader, length int64, timeout time.Duration) attemptResult {
+	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	fail := func(httpStatus int, err error) attemptResult {
 		return attemptResult{err: &Error{Op: op, HTTPStatus: httpStatus, StatusCode: -1, Err: err}}
 	}
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, endpoint, strings.NewReader(form))
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, endpoint, reqBody)
 	if err != nil {
 		// Not wrapped: its text would repeat the URL, which may carry credentials.
 		return fail(0, &requestError{reason: "invalid URL"})
 	}
+	if length >= 0 {
+		req.ContentLength = length
+	}
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Content-Type", contentType)
 	if c.auth != nil {
 		if err := c.auth.Authorize(actx, req); err != nil {
 			if ctx.Err() != nil {
@@ -57,12 +67,12 @@ func (c *Client) attempt(ctx context.Context, cfg *config, op Operation, endpoin
 	}
 	hr, err := c.http.Do(req)
 	if err != nil {
-		return fail(0, transportError(ctx, actx, cfg.timeout, err))
+		return fail(0, transportError(ctx, actx, timeout, err))
 	}
 	defer func() { _ = hr.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(hr.Body, maxBodyBytes+1))
 	if err != nil {
-		return fail(hr.StatusCode, transportError(ctx, actx, cfg.timeout, err))
+		return fail(hr.StatusCode, transportError(ctx, actx, timeout, err))
 	}
 	var resp *Response
 	var decodeErr error

@@ -81,12 +81,13 @@ func (e *Error) Unwrap() error { return e.Err }
 // is not the JSON envelope, which proxies and overloaded servers produce). Not retryable:
 // statusCode 2 (whatever the HTTP status), any other HTTP 4xx, an authorization failure
 // (unless it wraps ErrCredentialsUnavailable), a
-// request that could not be built, and the end of the caller's context.
+// request that could not be built, a download over its bound, and the end of the
+// caller's context.
 func (e *Error) Retryable() bool {
 	switch e.errKind() {
 	case kindAuth:
 		return errors.Is(e.Err, ErrCredentialsUnavailable)
-	case kindCanceled, kindRequest:
+	case kindCanceled, kindRequest, kindTooLarge:
 		return false
 	case kindTimeout, kindNetwork:
 		return true
@@ -104,12 +105,13 @@ func (e *Error) Retryable() bool {
 }
 
 // Code is a short label of the failure with few values, for metrics, the first that
-// applies of: "canceled", "auth", "request", "timeout", "network" (no answer);
+// applies of: "canceled", "auth", "request", "too_large" (a download over its bound),
+// "timeout", "network" (no answer);
 // "http_<status>" for a failed HTTP status (e.g. "http_503", "http_401", whatever its
 // body); "status_2"; "decode" (an undecodable 2xx); "status_1"; "status_other"; "error".
 func (e *Error) Code() string {
 	switch k := e.errKind(); k {
-	case kindCanceled, kindAuth, kindRequest, kindTimeout, kindNetwork:
+	case kindCanceled, kindAuth, kindRequest, kindTooLarge, kindTimeout, kindNetwork:
 		return string(k)
 	}
 	if e.HTTPStatus != 0 && !is2xx(e.HTTPStatus) {
@@ -144,6 +146,7 @@ const (
 	kindTimeout  errKind = "timeout"
 	kindNetwork  errKind = "network"
 	kindDecode   errKind = "decode"
+	kindTooLarge errKind = "too_large"
 )
 
 func (e *Error) errKind() errKind {
@@ -164,6 +167,8 @@ func (e *Error) errKind() errKind {
 		return kindRequest
 	case errors.As(e.Err, &decode):
 		return kindDecode
+	case errors.Is(e.Err, ErrFileTooLarge):
+		return kindTooLarge
 	case isTimeout(e.Err):
 		return kindTimeout
 	}

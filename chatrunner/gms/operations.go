@@ -115,7 +115,8 @@ func (c *Client) ReadReceipt(ctx context.Context, s *Session, position int) (*Re
 // Call calls a session operation with form plus the session triple (which replaces any
 // userId, secureKey or alias of form; form itself is not modified). It supports the
 // operations of SessionOperations; file upload, download and delete need a multipart body
-// or a file id in the path and are refused with a plain error, as is a nil session.
+// or a file id in the path and are refused with a plain error (call UploadFile,
+// DownloadFile and DeleteFile), as is a nil session.
 func (c *Client) Call(ctx context.Context, op Operation, s *Session, form url.Values) (*Response, error) {
 	if s == nil {
 		return nil, fmt.Errorf("gms %s: %w", op, errNoSession)

@@ -28,13 +28,22 @@ type callInfo struct {
 // doCall is do, that also tells how a successful call went.
 func (c *Client) doCall(ctx context.Context, op Operation, s *Session, form url.Values) (*Response, callInfo, error) {
 	cfg := c.cfg.Load()
-	chatID, secureKey := "", ""
+	chatID := ""
 	if s != nil {
-		chatID, secureKey = s.ChatID, s.SecureKey()
+		chatID = s.ChatID
 	}
 	endpoint, err := cfg.endpoint(op, chatID)
 	if err != nil {
 		return nil, callInfo{}, err
+	}
+	return c.doCallAt(ctx, cfg, op, endpoint, s, form)
+}
+
+// doCallAt is doCall on endpoint, with cfg.
+func (c *Client) doCallAt(ctx context.Context, cfg *config, op Operation, endpoint string, s *Session, form url.Values) (*Response, callInfo, error) {
+	secureKey := ""
+	if s != nil {
+		secureKey = s.SecureKey()
 	}
 	maxAttempts := cfg.settings.Retry.attempts()
 	backoff := newBackoff(cfg.settings.Retry)

@@ -33,9 +33,10 @@ type Settings struct {
 	// ServiceName is the GMS chat service name: a single path segment.
 	ServiceName string
 	// Overrides replace the last path segment of the named session operations, e.g.
-	// OpStartTyping: "typingStart", or OpFileLimits: "quota" for ".../file/quota". Request
-	// Chat has no override (its last segment is the service name): an override of it, like
-	// one of an operation this client does not call yet, is ignored.
+	// OpStartTyping: "typingStart", OpFileLimits: "quota" for ".../file/quota", or
+	// OpFileDownload: "get" for ".../file/{fileId}/get" (OpFileUpload replaces the whole
+	// upload path "file"). Request Chat has no override (its last segment is the service
+	// name): an override of it, like one of an unknown operation, is ignored.
 	Overrides map[Operation]string
 	// Retry is the retry policy of every call.
 	Retry RetryPolicy
@@ -72,7 +73,10 @@ type config struct {
 	base string
 	// suffixes are the paths after the chat id of the session operations, overrides applied.
 	suffixes map[Operation]string
-	timeout  time.Duration
+	// fileSegments are the file upload path after the chat id ("file") and the last
+	// segments of file/{fileId}/download and file/{fileId}/delete, overrides applied.
+	fileSegments map[Operation]string
+	timeout      time.Duration
 }
 
 // newConfig validates s and precomputes its paths. Its errors never repeat the service URL,
@@ -120,7 +124,43 @@ func newConfig(s Settings) (*config, error) {
 		}
 		c.suffixes[op] = strings.Trim(path, "/")
 	}
+	c.fileSegments = make(map[Operation]string, len(fileOperations))
+	for op, segment := range fileOperations {
+		if o, ok := s.Overrides[op]; ok {
+			segment = strings.Trim(o, "/")
+		}
+		c.fileSegments[op] = segment
+	}
 	return c, nil
+}
+
+// fileOperations are the file operations that take a multipart body or a file id in the
+// path, with their default path segment: the upload path after the chat id, and the last
+// segment of file/{fileId}/download and file/{fileId}/delete. An override replaces it.
+var fileOperations = map[Operation]string{
+	OpFileUpload:   "file",
+	OpFileDownload: "download",
+	OpFileDelete:   "delete",
+}
+
+// fileEndpoint returns the URL of a file operation on the chat chatID: the upload path, or
+// file/{fileID}/{segment} for download and delete. Ids are escaped as single path
+// segments.
+func (c *config) fileEndpoint(op Operation, chatID, fileID string) (string, error) {
+	segment, ok := c.fileSegments[op]
+	if !ok {
+		return "", fmt.Errorf("gms %s: not a file operation", op)
+	}
+	if chatID == "" {
+		return "", fmt.Errorf("gms %s: session has no chat id", op)
+	}
+	if op == OpFileUpload {
+		return joinPath(c.base, url.PathEscape(chatID), segment), nil
+	}
+	if fileID == "" {
+		return "", fmt.Errorf("gms %s: no file id", op)
+	}
+	return joinPath(c.base, url.PathEscape(chatID), "file", url.PathEscape(fileID), segment), nil
 }
 
 // endpoint returns the URL of op on the chat chatID (ignored for Request Chat).

@@ -44,7 +44,7 @@ func TestEndpointsOfEveryOperationAndOverrides(t *testing.T) {
 			OpStartTyping: "typingStart",
 			OpFileLimits:  "/quota/",
 			OpRequestChat: "ignored",
-			OpFileUpload:  "upload", // not called by this client yet: ignored
+			OpFileUpload:  "upload", // a file operation: see fileEndpoint
 		},
 	})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -69,6 +69,9 @@ func TestEndpointsOfEveryOperationAndOverrides(t *testing.T) {
 	g.Expect(cfg.endpoint(OpRequestChat, "")).To(Equal("http://gms.example:8080/genesys/2/chat/svc"))
 
 	g.Expect(cfg.endpoint(OpFileUpload, "c1")).Error().To(MatchError(ContainSubstring("not supported")))
+	g.Expect(cfg.fileEndpoint(OpFileUpload, "c1", "")).To(Equal(base + "upload"))
+	g.Expect(cfg.fileEndpoint(OpFileDownload, "c1", "f/1")).To(Equal(base + "file/f%2F1/download"))
+	g.Expect(cfg.fileEndpoint(OpFileDelete, "c1", "")).Error().To(MatchError(ContainSubstring("no file id")))
 	g.Expect(cfg.endpoint(OpRefresh, "")).Error().To(MatchError(ContainSubstring("no chat id")))
 	// An opaque chat id stays one path segment.
 	g.Expect(cfg.endpoint(OpSend, "a/b?c")).To(Equal(base[:len(base)-3] + "a%2Fb%3Fc/send"))

@@ -31,6 +31,9 @@ type Response struct {
 	NextPosition *int `json:"nextPosition,omitempty"`
 	// Errors explain a failure.
 	Errors []APIError `json:"errors,omitempty"`
+	// UserData is the answer's own userData: a file upload's answer carries the new
+	// file's id in it (FileIDKey).
+	UserData map[string]string `json:"userData,omitempty"`
 }
 
 // APIError is one entry of a response's errors.

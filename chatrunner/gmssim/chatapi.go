@@ -22,27 +22,6 @@ const (
 	codeBadSecureKey = 8210
 )
 
-// fileLimits are the answer of file/limits.
-var fileLimits = map[string]string{
-	"upload-max-files":           "10",
-	"upload-max-file-size":       "10485760",
-	"upload-max-total-size":      "104857600",
-	"upload-need-agent":          "true",
-	"upload-file-types":          "bmp:csv:doc:docx:gif:htm:html:jpeg:jpg:pdf:png:ppt:pptx:rtf:tif:tiff:txt:xls:xlsx",
-	"used-upload-max-files":      "0",
-	"used-upload-max-total-size": "0",
-	"download-attempts":          "10",
-	"used-download-attempts":     "0",
-	"delete-file":                "enabled",
-}
-
-// limitsResponse is the answer of file/limits: the envelope plus a top-level userData, which
-// gms.Response does not model.
-type limitsResponse struct {
-	gms.Response
-	UserData map[string]string `json:"userData"`
-}
-
 // effects are the faults that shape a normal answer.
 type effects struct {
 	aliasChange   bool
@@ -65,8 +44,12 @@ func effectsOf(f Fault) effects {
 
 // serveChatAPI serves a request under the context path.
 func (s *Simulator) serveChatAPI(w http.ResponseWriter, r *http.Request) {
-	op, chatID, routed := s.route(r.URL.Path)
-	formErr := parseForm(w, r)
+	op, chatID, fileID, routed := s.route(r.URL.Path)
+	bodyLimit := int64(maxBody)
+	if op == gms.OpFileUpload {
+		bodyLimit = max(bodyLimit, s.maxUploadBody())
+	}
+	formErr := parseForm(w, r, bodyLimit)
 	if r.MultipartForm != nil {
 		defer func() { _ = r.MultipartForm.RemoveAll() }()
 	}
@@ -124,7 +107,11 @@ func (s *Simulator) serveChatAPI(w http.ResponseWriter, r *http.Request) {
 		s.requestChat(w, r.Form, fx)
 		return
 	}
-	s.session(w, op, chatID, r.Form, fx)
+	var u upload
+	if op == gms.OpFileUpload {
+		u = s.readUpload(r)
+	}
+	s.session(w, op, chatID, fileID, r.Form, u, fx)
 }
 
 // badRequest answers HTTP 400 with statusCode 2 and advice.
@@ -218,7 +205,7 @@ var requiredParams = map[gms.Operation]string{
 }
 
 // session serves an operation on an existing chat.
-func (s *Simulator) session(w http.ResponseWriter, op gms.Operation, chatID string, form url.Values, fx effects) {
+func (s *Simulator) session(w http.ResponseWriter, op gms.Operation, chatID, fileID string, form url.Values, u upload, fx effects) {
 	for _, p := range []string{gms.ParamUserID, gms.ParamSecureKey, gms.ParamAlias, requiredParams[op]} {
 		if p != "" && form.Get(p) == "" {
 			badRequest(w, chatID, "missing required parameter "+p)
@@ -236,15 +223,19 @@ func (s *Simulator) session(w http.ResponseWriter, op gms.Operation, chatID stri
 	}
 	now := s.clock.Now()
 	s.mu.Lock()
-	status, resp := s.sessionLocked(op, chatID, form, pos, now, fx)
+	status, resp := s.sessionLocked(op, chatID, fileID, form, u, pos, now, fx)
 	s.mu.Unlock()
-	// resp may hold a subslice of the transcript: appended events are never modified, so it
-	// is safe to encode without the lock.
+	// resp may hold a subslice of the transcript, or a stored file: appended events and
+	// stored files are never modified, so it is safe to write without the lock.
+	if f, ok := resp.(fileAnswer); ok {
+		f.write(w)
+		return
+	}
 	writeJSON(w, status, resp)
 }
 
 // sessionLocked checks the session and performs op. Callers hold s.mu.
-func (s *Simulator) sessionLocked(op gms.Operation, chatID string, form url.Values, pos int, now time.Time, fx effects) (int, any) {
+func (s *Simulator) sessionLocked(op gms.Operation, chatID, fileID string, form url.Values, u upload, pos int, now time.Time, fx effects) (int, any) {
 	userID := form.Get(gms.ParamUserID)
 	c, ok := s.chats[chatID]
 	if !ok {
@@ -332,8 +323,14 @@ func (s *Simulator) sessionLocked(op gms.Operation, chatID string, form url.Valu
 		c.endDelivered = true
 		resp.ChatEnded = true
 	case gms.OpFileLimits:
-		return http.StatusOK, limitsResponse{Response: resp, UserData: fileLimits}
-	default: // file upload, download, delete
+		resp.Messages = []gms.Event{s.limitsNotice(c, now)}
+	case gms.OpFileUpload:
+		return s.uploadLocked(c, u, resp, now)
+	case gms.OpFileDownload:
+		return s.downloadLocked(c, fileID, resp)
+	case gms.OpFileDelete:
+		return s.deleteLocked(c, fileID, resp, now)
+	default:
 		resp.StatusCode = gms.StatusUnrecoverable
 		resp.Errors = []gms.APIError{{Code: codeNotSupported, Advice: fmt.Sprintf("%s is not supported by the simulator", op)}}
 	}

@@ -8,8 +8,12 @@ import (
 	"net/http"
 )
 
-// maxControlBody bounds a control API request body.
-const maxControlBody = 1 << 20
+// maxControlBody bounds a control API request body; maxControlFileBody that of an agent's
+// file (its data in base64).
+const (
+	maxControlBody     = 1 << 20
+	maxControlFileBody = 96 << 20
+)
 
 // problem is an RFC 9457 problem document.
 type problem struct {
@@ -38,13 +42,17 @@ func writeError(w http.ResponseWriter, err error) {
 	writeProblem(w, status, err.Error())
 }
 
-// decode reads an optional JSON body into v; an empty body leaves v as is.
-func decode(r *http.Request, v any) error {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxControlBody+1))
+// decode reads an optional JSON body of at most maxControlBody bytes into v; an empty body
+// leaves v as is.
+func decode(r *http.Request, v any) error { return decodeUpTo(r, v, maxControlBody) }
+
+// decodeUpTo is decode with another bound.
+func decodeUpTo(r *http.Request, v any, limit int64) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return fmt.Errorf("reading the body: %w", err)
 	}
-	if len(body) > maxControlBody {
+	if int64(len(body)) > limit {
 		return errors.New("the body is too large")
 	}
 	if len(body) == 0 {
@@ -119,25 +127,34 @@ const (
 	actionTransfer = "transfer"
 	actionNotice   = "notice"
 	actionClose    = "close"
+	actionFile     = "file"
 )
 
 // AgentAction is the body of POST /sim/chats/{id}/{action}, for every action: each reads
 // the fields it needs (join and transfer the agent's nickname and email, message and
-// notice the text, typing its flag, push the url) and ignores the others, so one type
-// serves the server and ControlClient.
+// notice the text, typing its flag, push the url, file the file's name, content type and
+// data, base64 in JSON) and ignores the others, so one type serves the server and
+// ControlClient.
 type AgentAction struct {
-	Nickname string `json:"nickname,omitempty"`
-	Email    string `json:"email,omitempty"`
-	Text     string `json:"text,omitempty"`
-	Typing   bool   `json:"typing,omitempty"`
-	URL      string `json:"url,omitempty"`
+	Nickname    string `json:"nickname,omitempty"`
+	Email       string `json:"email,omitempty"`
+	Text        string `json:"text,omitempty"`
+	Typing      bool   `json:"typing,omitempty"`
+	URL         string `json:"url,omitempty"`
+	FileName    string `json:"fileName,omitempty"`
+	ContentType string `json:"contentType,omitempty"`
+	Data        []byte `json:"data,omitempty"`
 }
 
 // serveAgentAction serves POST /sim/chats/{id}/{action} and answers the chat afterwards.
 func (s *Simulator) serveAgentAction(w http.ResponseWriter, r *http.Request) {
 	id, action := r.PathValue("id"), r.PathValue("action")
 	var b AgentAction
-	if err := decode(r, &b); err != nil {
+	limit := int64(maxControlBody)
+	if action == actionFile {
+		limit = maxControlFileBody
+	}
+	if err := decodeUpTo(r, &b, limit); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -159,6 +176,8 @@ func (s *Simulator) serveAgentAction(w http.ResponseWriter, r *http.Request) {
 		err = s.Notice(id, b.Text)
 	case actionClose:
 		err = s.Close(id)
+	case actionFile:
+		_, err = s.AgentFile(id, b.FileName, b.ContentType, b.Data)
 	default:
 		writeProblem(w, http.StatusNotFound, "no such agent action: "+action)
 		return

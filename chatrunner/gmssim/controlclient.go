@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 )
 
 // Bounds of the control API answers ControlClient reads. /sim/chats and /sim/requests of a
@@ -114,6 +116,23 @@ func (c *ControlClient) Notice(ctx context.Context, chatID, text string) error {
 // does.
 func (c *ControlClient) Close(ctx context.Context, chatID string) error {
 	return c.act(ctx, chatID, actionClose, nil)
+}
+
+// File has the current agent send a file (POST /sim/chats/{id}/file, the data base64 in
+// the JSON body), as AgentFile does, and returns the file's id.
+func (c *ControlClient) File(ctx context.Context, chatID, name, contentType string, data []byte) (string, error) {
+	var chat Chat
+	err := c.do(ctx, http.MethodPost, controlChatPath(chatID)+"/"+actionFile,
+		&AgentAction{FileName: name, ContentType: contentType, Data: data}, http.StatusOK, &chat)
+	if err != nil {
+		return "", err
+	}
+	for i := len(chat.Transcript) - 1; i >= 0; i-- {
+		if e := chat.Transcript[i]; e.Type == gms.EventFileUploaded && e.From.Type == gms.ParticipantAgent {
+			return e.UserData[gms.FileIDKey], nil
+		}
+	}
+	return "", fmt.Errorf("GMS simulator control API: the chat %s shows no file of the agent", chatID)
 }
 
 // Faults lists the active faults with their ids (GET /sim/faults). Being cheap and

@@ -66,8 +66,56 @@
 // PushUrl, customNotice a CustomNotice, updateNickname a NicknameUpdated from the new nickname
 // (the chat's nickname changes), disconnect a ParticipantLeft of the client (the chat ends,
 // statusCode 0, chatEnded true). updateData merges userData; readReceipt only answers
-// statusCode 0; file/limits answers statusCode 0 with a top-level userData of limits; file
-// upload, download and delete answer statusCode 2 "not supported by the simulator".
+// statusCode 0. The file operations are below.
+//
+// # Files
+//
+// Every chat has a file store in memory: the client's uploads and the agents' files. All
+// files of all chats together are bounded by Options.MaxFileStore (DefaultMaxFileStore);
+// an upload request's body by the file size limit plus 1 MiB (its parts beyond 1 MiB spill
+// to temporary files while it is parsed, never more than that in memory per request).
+// Options.FileLimits (DefaultFileLimits) sets the limits.
+//
+//   - file/limits answers statusCode 0 and, in messages, one Notice from the client without
+//     index whose text is "file-client-cfg-get" and whose userData holds the limits as
+//     strings: upload-max-files, upload-max-file-size, upload-max-total-size,
+//     upload-need-agent ("true"/"false"), upload-file-types (colon-separated extensions),
+//     download-attempts, delete-file, and the counters used-upload-max-files,
+//     used-upload-max-total-size, used-download-attempts. A limit FileLimits sets to 0
+//     (none) is left out. The transcript is not touched.
+//   - file (upload): multipart/form-data with the session triple and a part "file" (its
+//     filename and Content-Type kept). Checked in this order, each refusal statusCode 2
+//     with one error and nothing stored: no file part (400), need-agent while no agent is
+//     in the chat (409), an extension not in upload-file-types (415), a file over
+//     upload-max-file-size (413), upload-max-files reached (413), upload-max-total-size
+//     exceeded (413), the simulator's store full (507). Accepted: a FileUploaded event
+//     from the client (text: the file id; userData file-id, file-name, file-size,
+//     file-type) and an answer whose top-level userData holds file-id.
+//   - file/{fileId}/download: the file's bytes with its Content-Type, Content-Length and
+//     Content-Disposition attachment; filename=...; any file of the chat (the client's or
+//     an agent's). An unknown file (404) or download-attempts used up (413) answers the
+//     JSON envelope, statusCode 2.
+//   - file/{fileId}/delete: the client's own file goes, with a FileDeleted event from the
+//     client (text and userData file-id); an agent's file or an unknown one is refused
+//     (statusCode 2).
+//
+// AgentFile (and POST /sim/chats/{id}/file) has the current agent send a file: stored like an
+// upload (not counted against the client's upload limits), it shows as a FileUploaded event
+// from the agent with the same text and userData.
+//
+// Where this comes from. Documented (Genesys' Chat API v2 docs, as condensed in
+// gms-chat-v2.md): the four operations and their paths, multipart with the part "file",
+// the session triple. From Genesys' own clients (GMSLibrary, its sample app and widgets,
+// and a recorded answer in a public SDK): the limits' shape (a Notice "file-client-cfg-get"
+// without index, from the client, in messages; its keys; all values strings; "true"/"false"),
+// the upload answer's top-level userData["file-id"], FileUploaded's userData["file-name"],
+// and that clients hand a FileUploaded's userData to the application as the file's
+// metadata. Assumed: FileUploaded's text being the file id and its userData keys file-id,
+// file-size and file-type; the error codes and the order of the upload checks; that
+// limits are enforced by the server at all (Genesys' clients check them first);
+// statusCode 2 for every refusal; the download's headers; FileDeleted's shape; that agents'
+// files do not count against the client's limits; the default limits but the 10 MiB file
+// size.
 //
 // # Idle timeout and inactivity control
 //
@@ -93,8 +141,8 @@
 //
 // # Agent side
 //
-// AgentJoin, AgentMessage, AgentTyping, AgentPushURL, AgentLeave, Transfer, Notice and Close play
-// the agent. Agents get participant ids from 2 on; External events (notices, IdleAlert, IdleClose) come
+// AgentJoin, AgentMessage, AgentTyping, AgentPushURL, AgentFile, AgentLeave, Transfer, Notice and
+// Close play the agent. Agents get participant ids from 2 on; External events (notices, IdleAlert, IdleClose) come
 // from {nickname "system", type External}. The current agent is the last one who joined and has
 // not left. Transfer without a current agent only joins the new one; Close makes every agent
 // present leave, then ends the chat.
@@ -113,6 +161,7 @@
 //	POST   /sim/chats/{id}/transfer   {"nickname","email"}
 //	POST   /sim/chats/{id}/notice     {"text"}
 //	POST   /sim/chats/{id}/close
+//	POST   /sim/chats/{id}/file       {"fileName","contentType","data":base64}
 //	GET    /sim/faults                the active faults, with their ids
 //	POST   /sim/faults                a Fault -> {"id":n}
 //	DELETE /sim/faults

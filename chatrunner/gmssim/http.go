@@ -27,9 +27,10 @@ const (
 // errBadForm reports a request body that does not parse.
 var errBadForm = errors.New("the form body does not parse")
 
-// parseForm parses a urlencoded or multipart body, and the query, into r.Form.
-func parseForm(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+// parseForm parses a urlencoded or multipart body of at most limit bytes, and the query,
+// into r.Form. A multipart body's files beyond maxMemory go to temporary files.
+func parseForm(w http.ResponseWriter, r *http.Request, limit int64) error {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt == "multipart/form-data" {
 		if err := r.ParseMultipartForm(maxMemory); err != nil {

@@ -11,6 +11,9 @@ const (
 	fileDownloadSegment = "download"
 	fileDeleteSegment   = "delete"
 	fileUploadPath      = "file"
+	// fileDirectory is the directory of file/{fileId}/{segment}, whatever the upload's
+	// override.
+	fileDirectory = "file"
 )
 
 // routes map the path after a chat id to its operation, overrides applied.
@@ -59,34 +62,35 @@ func buildRoutes(overrides map[gms.Operation]string) routes {
 }
 
 // route resolves a Chat API path (below the context path) to its operation and chat id.
-func (s *Simulator) route(path string) (op gms.Operation, chatID string, ok bool) {
+// The file id of download and delete is one path segment, unescaped.
+func (s *Simulator) route(path string) (op gms.Operation, chatID, fileID string, ok bool) {
 	rest, ok := strings.CutPrefix(path, s.contextPath)
 	if !ok {
-		return "", "", false
+		return "", "", "", false
 	}
 	service, rest, hasChat := strings.Cut(rest, "/")
 	if service == "" || (s.opts.ServiceName != "" && service != s.opts.ServiceName) {
-		return "", "", false
+		return "", "", "", false
 	}
 	if !hasChat || rest == "" {
-		return gms.OpRequestChat, "", true
+		return gms.OpRequestChat, "", "", true
 	}
 	chatID, suffix, ok := strings.Cut(rest, "/")
 	if !ok || chatID == "" || suffix == "" {
-		return "", "", false
+		return "", "", "", false
 	}
 	if op, ok := s.routes.suffix[suffix]; ok {
-		return op, chatID, true
+		return op, chatID, "", true
 	}
-	if file, ok := strings.CutPrefix(suffix, fileUploadPath+"/"); ok {
+	if file, ok := strings.CutPrefix(suffix, fileDirectory+"/"); ok {
 		if fileID, seg, ok := strings.Cut(file, "/"); ok && fileID != "" {
 			switch seg {
 			case s.routes.fileDownload:
-				return gms.OpFileDownload, chatID, true
+				return gms.OpFileDownload, chatID, fileID, true
 			case s.routes.fileDelete:
-				return gms.OpFileDelete, chatID, true
+				return gms.OpFileDelete, chatID, fileID, true
 			}
 		}
 	}
-	return "", "", false
+	return "", "", "", false
 }

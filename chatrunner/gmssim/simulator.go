@@ -53,6 +53,12 @@ type Options struct {
 	// OmitNextPositionOnRequest makes Request Chat answer without nextPosition, like the
 	// docs' example.
 	OmitNextPositionOnRequest bool
+	// FileLimits are the file limits file/limits announces and upload enforces;
+	// DefaultFileLimits() when nil.
+	FileLimits *FileLimits
+	// MaxFileStore bounds the bytes of every file the simulator holds (uploads and agents'
+	// files of all chats); DefaultMaxFileStore when 0. An upload beyond it is refused.
+	MaxFileStore int64
 	// MaxRecordedRequests, when positive, keeps only about the latest that many recorded
 	// requests (at most twice as many in memory), for long benchmarks; 0 keeps all.
 	MaxRecordedRequests int
@@ -91,6 +97,9 @@ type Simulator struct {
 	faults   []*faultEntry
 	faultSeq int
 	requests []Request
+	// fileSeq numbers stored files; storedBytes are the bytes of those held.
+	fileSeq     int
+	storedBytes int64
 }
 
 // New returns a simulator with opts.

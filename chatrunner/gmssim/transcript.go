@@ -39,6 +39,9 @@ type Chat struct {
 	Ended bool `json:"ended"`
 	// LastRequest is the time of the client's last request on this chat that reached it.
 	LastRequest time.Time `json:"lastRequest"`
+	// Files are the chat's files (the client's uploads and the agents' files), metadata
+	// only; File returns a file's content.
+	Files []FileInfo `json:"files,omitempty"`
 }
 
 // Agent is an agent of the simulated contact center.
@@ -75,6 +78,9 @@ type chat struct {
 	// inactivity control (inactivity.go); idleAlerted says its IdleAlert was sent.
 	lastActivity time.Time
 	idleAlerted  bool
+	// files are the chat's files, in upload order; downloads counts its downloads.
+	files     []storedFile
+	downloads int
 }
 
 func (c *chat) client() gms.Participant {
@@ -160,6 +166,9 @@ func (c *chat) snapshot() Chat {
 	}
 	for i, a := range c.agents {
 		out.Agents[i] = a.Agent
+	}
+	for _, f := range c.files {
+		out.Files = append(out.Files, f.FileInfo)
 	}
 	for i, ev := range c.events {
 		ev.UserData = maps.Clone(ev.UserData)
