@@ -24,10 +24,11 @@ GO ?= go
 GOTEST_FLAGS ?=
 
 # Go modules of their own inside the tree, tested, vetted and linted along with the root
-# module: hack/image (go-containerregistry) and config/gitops (gopher-lua, for the Argo CD
-# health check's test) keep their dependencies out of the operator's go.mod. hack/kubebin
-# only pins the Kubernetes components (no code of ours).
-NESTED_MODULES := hack/image config/gitops
+# module: hack/image (go-containerregistry), config/gitops (gopher-lua, for the Argo CD
+# health check's test) and hack/helmchart (Helm and kustomize, the Helm chart's generator
+# and tests) keep their dependencies out of the operator's go.mod. hack/kubebin only pins
+# the Kubernetes components (no code of ours).
+NESTED_MODULES := hack/image config/gitops hack/helmchart
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -76,7 +77,9 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint (.golangci.yml) on every module (run
 .PHONY: test
 test: manifests generate fmt vet envtest ## Run the unit tests and the envtest suite against a real kube-apiserver and etcd (and the nested modules' tests).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test ./... $(GOTEST_FLAGS) -coverprofile cover.out
-	for m in $(NESTED_MODULES); do (cd $$m && $(GO) test ./... $(GOTEST_FLAGS)); done
+	# -count=1: hack/helmchart's tests read config/ and charts/, outside their module, whose
+	# changes go test's cache does not see.
+	for m in $(NESTED_MODULES); do (cd $$m && $(GO) test -count=1 ./... $(GOTEST_FLAGS)); done
 
 # Chat counts and measured window of make bench; BENCH_FLAGS adds flags of hack/bench
 # (e.g. -warmup 10s, -cpuprofile bin/bench.prof).
@@ -85,10 +88,10 @@ BENCH_DURATION ?= 30s
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: ## Benchmark the chat engine against the GMS simulator (bin/manager gms-simulator), and a bare HTTP loop, for each of BENCH_CHATS.
+bench: ## Benchmark the chat engine against the GMS simulator (bin/manager gms-simulator), a bare HTTP loop, and the durable chat store on kube-apiserver and etcd (ENVTEST_ASSETS; skipped without them, see make envtest), for each of BENCH_CHATS.
 	$(GO) build -o bin/manager .
 	for n in $(BENCH_CHATS); do \
-		$(GO) run ./hack/bench -chats $$n -duration $(BENCH_DURATION) -sim-bin bin/manager $(BENCH_FLAGS); \
+		$(GO) run ./hack/bench -chats $$n -duration $(BENCH_DURATION) -sim-bin bin/manager -assets $(ENVTEST_ASSETS) $(BENCH_FLAGS); \
 	done
 
 .PHONY: docs
@@ -97,8 +100,11 @@ docs: $(CRD_REF_DOCS) ## Generate the API reference api/v1alpha1/reference.md fr
 		--templates-dir=hack/docs/templates --output-path=api/v1alpha1/reference.md --log-level=WARN
 
 .PHONY: demo
+# The demo runs as a built binary, not with go run: go run exits 1 when Ctrl-C stops it,
+# whatever the demo's own status, and make then reports an error after a clean stop.
 demo: envtest build ## Run the whole product locally (control plane, operator, GMS simulator, a tenant and its runners) and play a chat; ARGS=--once exits after it.
-	$(GO) run ./hack/demo --assets $(ENVTEST_ASSETS) --manager bin/manager $(ARGS)
+	$(GO) build -o bin/demo ./hack/demo
+	bin/demo --assets $(ENVTEST_ASSETS) --manager bin/manager $(ARGS)
 
 # End-to-end tests on a real cluster (see README, End-to-end tests).
 E2E_IMG ?= localhost/genesys-gateway-operator:e2e
@@ -112,6 +118,19 @@ images: ## Build the operator (and runner) image and a pause image as tarballs i
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/manager .
 	cd hack/image && $(GO) run . --binary $(CURDIR)/bin/manager --tag $(E2E_IMG) --out $(CURDIR)/bin/images/operator.tar
 	cd hack/image && $(GO) run . --pause --tag $(E2E_PAUSE_IMG) --out $(CURDIR)/bin/images/pause.tar
+
+# Platforms of make images-multiarch: linux/ARCH, comma-separated. The image is a static
+# binary on no base layers, so any GOARCH cross-compiles (no emulation, no base per platform).
+PLATFORMS ?= linux/amd64,linux/arm64
+comma := ,
+
+.PHONY: images-multiarch
+images-multiarch: ## Build the operator image (tag IMG) for each of PLATFORMS into one OCI image index, bin/images/operator-index.tar (an OCI layout tarball), without Docker.
+	for p in $(subst $(comma), ,$(PLATFORMS)); do \
+		case $$p in linux/*) ;; *) echo "PLATFORMS: $$p is not linux/ARCH" >&2; exit 2;; esac; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$${p#linux/} $(GO) build -trimpath -o bin/manager-linux-$${p#linux/} . || exit; \
+	done
+	cd hack/image && $(GO) run . --platforms $(PLATFORMS) --binary '$(CURDIR)/bin/manager-linux-{arch}' --tag $(IMG) --out $(CURDIR)/bin/images/operator-index.tar
 
 .PHONY: cluster-binaries
 cluster-binaries: envtest $(addprefix $(ENVTEST_ASSETS)/,$(CLUSTER_BINARIES)) ## Build the local cluster's Kubernetes components from source into bin/k8s/.
@@ -170,6 +189,18 @@ build-installer: manifests $(KUSTOMIZE) ## Write dist/install.yaml (CRD, RBAC, n
 	cd bin/installer/config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
 	$(KUSTOMIZE) build bin/installer/config/default > dist/install.yaml
 	@echo "dist/install.yaml: kubectl apply --server-side -f dist/install.yaml (image $(IMG))"
+
+# Version of the chart make helm-chart writes (its appVersion and default image tag are
+# config/manager's image tag).
+CHART_VERSION ?= 0.1.0
+
+.PHONY: helm-chart
+helm-chart: ## Generate the Helm chart charts/genesys-gateway-operator (version CHART_VERSION) from config/ (the sources of build-installer); commit it.
+	cd hack/helmchart && $(GO) run . --config $(CURDIR)/config --out $(CURDIR)/charts/genesys-gateway-operator --chart-version $(CHART_VERSION)
+
+.PHONY: helm-lint
+helm-lint: ## Check the Helm chart: generated from config/ as committed, rendering config/default's objects, helm lint (Helm's Go library, no helm binary).
+	cd hack/helmchart && $(GO) test -count=1 ./... $(GOTEST_FLAGS)
 
 .PHONY: undeploy
 undeploy: $(KUSTOMIZE) ## Remove the operator from the cluster.

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -23,7 +26,8 @@ const restartBackoff = 3 * time.Second
 // kubelet stands in for the StatefulSet controller and the kubelet, which a bare control
 // plane lacks: it runs each pod the runner StatefulSet asks for as a local process (see
 // podProcessFor and podEnv), restarts a process that exits, restarts them all when the
-// pod template changes (a new generation), and reports the rollout in the StatefulSet's
+// pod template changes (one at a time, as a rolling update), scales without touching the
+// other pods when only the replica count changes, and reports the rollout in the StatefulSet's
 // status once the pods' readiness probes pass, as the StatefulSet controller would.
 type kubelet struct {
 	cp      *controlPlane
@@ -35,10 +39,10 @@ type kubelet struct {
 	workdir string
 
 	mu         sync.Mutex
-	generation int64             // of the pods running; 0 before the first rollout
+	template   string            // the pod template's hash; empty before the first pod
 	pods       []*runningPod     // by ordinal
 	ports      map[string]string // pod/port → local address, kept across restarts
-	rolledOut  chan struct{}     // closed once every pod of a generation is ready
+	rolledOut  chan struct{}     // closed once every pod of the current template is ready
 	probe      *http.Client
 	lastStatus appsv1.StatefulSetStatus
 }
@@ -48,6 +52,8 @@ type runningPod struct {
 	spec    *podProcess
 	proc    *proc
 	started time.Time
+	// template is the hash of the pod template it was started from.
+	template string
 }
 
 func newKubelet(cp *controlPlane, sup *supervisor, net *podNetwork, out *printer, key types.NamespacedName, manager, workdir string) *kubelet {
@@ -82,8 +88,11 @@ func (k *kubelet) run(ctx context.Context) {
 	}
 }
 
-// sync does one round: roll out a new generation, restart exited pods, probe readiness,
-// report the status.
+// sync does one round, as the StatefulSet controller and the kubelet would: scale to the
+// replica count (a replicas-only change starts or stops the pods concerned and touches no
+// other), replace one out-of-date pod at a time once every pod is ready (a rolling update,
+// highest ordinal first, after a pod template change), restart exited pods, probe
+// readiness, report the status.
 func (k *kubelet) sync(ctx context.Context) error {
 	sts := &appsv1.StatefulSet{}
 	if err := k.cp.client.Get(ctx, k.key, sts); err != nil {
@@ -95,10 +104,17 @@ func (k *kubelet) sync(ctx context.Context) error {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if sts.Generation != k.generation {
-		if err := k.rollOut(sts); err != nil {
-			return err
-		}
+	template, err := templateHash(sts)
+	if err != nil {
+		return err
+	}
+	if k.template != "" && template != k.template {
+		k.out.printf("kubelet: the pod template changed: replacing the runners one at a time, highest ordinal first (a rolling update; each hands its chats over)")
+		k.rolledOut = make(chan struct{})
+	}
+	k.template = template
+	if err := k.scale(sts); err != nil {
+		return err
 	}
 	var ready int32
 	for _, p := range k.pods {
@@ -113,10 +129,17 @@ func (k *kubelet) sync(ctx context.Context) error {
 			ready++
 		}
 	}
-	if err := k.reportStatus(ctx, sts, ready); err != nil {
+	updated := k.updated()
+	if int(ready) == len(k.pods) && updated < len(k.pods) {
+		if err := k.replaceHighestOutdated(sts); err != nil {
+			return err
+		}
+		ready--
+	}
+	if err := k.reportStatus(ctx, sts, ready, int32(k.updated())); err != nil {
 		return err
 	}
-	if int(ready) == len(k.pods) && len(k.pods) == int(replicasOf(sts)) {
+	if int(ready) == len(k.pods) && len(k.pods) == int(replicasOf(sts)) && k.updated() == len(k.pods) {
 		select {
 		case <-k.rolledOut:
 		default:
@@ -126,14 +149,17 @@ func (k *kubelet) sync(ctx context.Context) error {
 	return nil
 }
 
-// rollOut replaces the running pods with the pods of the StatefulSet's current template.
-func (k *kubelet) rollOut(sts *appsv1.StatefulSet) error {
-	if k.generation != 0 {
-		k.out.printf("kubelet: the pod template changed (generation %d → %d): restarting the runners", k.generation, sts.Generation)
-		k.rolledOut = make(chan struct{})
+// scale starts the pods of missing ordinals and stops those beyond the replica count,
+// highest first; the others run on.
+func (k *kubelet) scale(sts *appsv1.StatefulSet) error {
+	want := int(replicasOf(sts))
+	for len(k.pods) > want {
+		p := k.pods[len(k.pods)-1]
+		k.out.printf("kubelet: scaled down: stopping %s (pid %d): %s", p.spec.name, p.proc.pid(), p.proc.stop())
+		k.sup.forget(p.proc)
+		k.pods = k.pods[:len(k.pods)-1]
 	}
-	k.stopPodsLocked()
-	for i := range int(replicasOf(sts)) {
+	for i := len(k.pods); i < want; i++ {
 		p, err := k.podFor(sts, i)
 		if err != nil {
 			return err
@@ -141,10 +167,56 @@ func (k *kubelet) rollOut(sts *appsv1.StatefulSet) error {
 		if err := k.startPod(p); err != nil {
 			return err
 		}
+		p.template = k.template
 		k.pods = append(k.pods, p)
 	}
-	k.generation = sts.Generation
 	return nil
+}
+
+// updated counts the pods of the current template.
+func (k *kubelet) updated() int {
+	n := 0
+	for _, p := range k.pods {
+		if p.template == k.template {
+			n++
+		}
+	}
+	return n
+}
+
+// replaceHighestOutdated stops the highest pod of an older template and starts it again
+// from the current one.
+func (k *kubelet) replaceHighestOutdated(sts *appsv1.StatefulSet) error {
+	for i := len(k.pods) - 1; i >= 0; i-- {
+		old := k.pods[i]
+		if old.template == k.template {
+			continue
+		}
+		k.out.printf("kubelet: rolling update: stopped %s (pid %d): %s", old.spec.name, old.proc.pid(), old.proc.stop())
+		k.sup.forget(old.proc)
+		p, err := k.podFor(sts, i)
+		if err != nil {
+			return err
+		}
+		if err := k.startPod(p); err != nil {
+			return err
+		}
+		p.template = k.template
+		k.pods[i] = p
+		return nil
+	}
+	return nil
+}
+
+// templateHash identifies a pod template: a change of it is a rolling update, a change of
+// the replica count alone is not.
+func templateHash(sts *appsv1.StatefulSet) (string, error) {
+	b, err := json.Marshal(sts.Spec.Template)
+	if err != nil {
+		return "", fmt.Errorf("hashing the pod template of %s: %w", sts.Name, err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8]), nil
 }
 
 // podFor describes pod ordinal and routes its DNS names through the pod network.
@@ -202,7 +274,7 @@ func (k *kubelet) stopPods(why string) {
 		k.out.printf("kubelet: %s: stopping the runners", why)
 	}
 	k.stopPodsLocked()
-	k.generation = 0
+	k.template = ""
 }
 
 func (k *kubelet) stopPodsLocked() {
@@ -228,14 +300,14 @@ func (k *kubelet) probeReady(ctx context.Context, spec *podProcess) bool {
 }
 
 // reportStatus writes the StatefulSet's status as its controller would, when it changed.
-func (k *kubelet) reportStatus(ctx context.Context, sts *appsv1.StatefulSet, ready int32) error {
+func (k *kubelet) reportStatus(ctx context.Context, sts *appsv1.StatefulSet, ready, updated int32) error {
 	n := int32(len(k.pods))
 	want := appsv1.StatefulSetStatus{
 		ObservedGeneration: sts.Generation,
 		Replicas:           n,
 		ReadyReplicas:      ready,
 		CurrentReplicas:    n,
-		UpdatedReplicas:    n,
+		UpdatedReplicas:    updated,
 		AvailableReplicas:  ready,
 		CurrentRevision:    sts.Status.CurrentRevision,
 		UpdateRevision:     sts.Status.UpdateRevision,

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // entry is one file or directory of the image's only layer. Name is absolute (/manager).
@@ -36,6 +37,9 @@ type spec struct {
 	Labels     map[string]string
 	// Created is the one timestamp used everywhere: tar entries, config and history.
 	Created time.Time
+	// OCI gives the image OCI media types (manifest, config, layer), as the images of an OCI
+	// image index have; without it they are Docker's (docker load, the single-image tarball).
+	OCI bool
 }
 
 // nonroot's /etc/passwd and /etc/group, as in gcr.io/distroless/static:nonroot.
@@ -136,9 +140,13 @@ func buildImage(s spec) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	var layerOpts []tarball.LayerOption
+	if s.OCI {
+		layerOpts = append(layerOpts, tarball.WithMediaType(types.OCILayer))
+	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
-	})
+	}, layerOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +165,11 @@ func buildImage(s spec) (v1.Image, error) {
 	cf.Config.WorkingDir = "/"
 	cf.Config.Env = s.Env
 	cf.Config.Labels = s.Labels
-	base, err := mutate.ConfigFile(empty.Image, cf)
+	start := empty.Image
+	if s.OCI {
+		start = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	}
+	base, err := mutate.ConfigFile(start, cf)
 	if err != nil {
 		return nil, err
 	}

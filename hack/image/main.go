@@ -15,6 +15,12 @@
 // in hack/image/pause, built here with CGO_ENABLED=0 unless --binary is given) and runs it
 // as 65535:65535. The output is a docker-compatible tarball (docker load, ctr import).
 //
+// --platforms linux/amd64,linux/arm64 builds one image per platform (each from its own
+// cross-compiled binary: --binary with {arch}, e.g. ../../bin/manager-linux-{arch}; --pause
+// compiles the pause program for each) into an OCI image index, written as the tarball of an
+// OCI image layout (make images-multiarch). The images have no base layers, so nothing but
+// the Go toolchain's cross-compilation is needed for another architecture (no emulation).
+//
 // Output is deterministic: every timestamp (tar entries, config created, history) is the
 // Unix epoch 0, or $SOURCE_DATE_EPOCH when that is set, never the binary's mtime, so the
 // same binary gives the same image digest. --load imports the tarball into containerd's
@@ -34,6 +40,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -65,10 +72,10 @@ func (l labelFlag) Set(v string) error {
 }
 
 type options struct {
-	binary, tag, out, arch, caBundle, revision string
-	pause, load                                bool
-	ctrAddress, ctrNamespace                   string
-	labels                                     labelFlag
+	binary, tag, out, arch, platforms, caBundle, revision string
+	pause, load                                           bool
+	ctrAddress, ctrNamespace                              string
+	labels                                                labelFlag
 }
 
 func main() {
@@ -78,6 +85,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "tarball to write (default bin/images/operator.tar, or bin/images/pause.tar with --pause)")
 	flag.BoolVar(&o.pause, "pause", false, "build the pause (pod sandbox) image; without --binary, compiles "+pausePkg+" with CGO_ENABLED=0")
 	flag.StringVar(&o.arch, "arch", runtime.GOARCH, "image architecture; the binary must match it")
+	flag.StringVar(&o.platforms, "platforms", "", "build one image per platform (comma-separated, e.g. linux/amd64,linux/arm64) into an OCI image index, written as an OCI layout tarball; --binary names each platform's binary with {arch} (e.g. bin/manager-linux-{arch}); --arch is ignored")
 	flag.StringVar(&o.caBundle, "ca-bundle", "", "PEM bundle to add as /etc/ssl/certs/ca-certificates.crt (operator image; distroless has one, this image has none unless given)")
 	flag.StringVar(&o.revision, "revision", "", "org.opencontainers.image.revision label (e.g. $(git rev-parse HEAD))")
 	flag.Var(o.labels, "label", "extra KEY=VALUE image label (repeatable)")
@@ -126,24 +134,73 @@ func run(o options) error {
 		}
 	}
 
-	binPath := o.binary
-	if o.pause && binPath == "" {
-		dir, err := os.MkdirTemp("", "pause-build-")
+	if o.platforms != "" {
+		if err := writeIndex(o, ref, created); err != nil {
+			return err
+		}
+	} else {
+		img, err := o.image(o.arch, o.binary, created, false)
 		if err != nil {
 			return err
 		}
+		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+			return err
+		}
+		tmp := o.out + ".tmp"
+		if err := tarball.WriteToFile(tmp, ref, img); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("writing %s: %w", o.out, err)
+		}
+		if err := os.Rename(tmp, o.out); err != nil {
+			return err
+		}
+		digest, err := img.Digest()
+		if err != nil {
+			return err
+		}
+		fi, err := os.Stat(o.out)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s (%d bytes): %s %s/%s %s\n", o.out, fi.Size(), ref.Name(), "linux", o.arch, digest)
+	}
+
+	if o.load {
+		args := []string{}
+		if o.ctrAddress != "" {
+			args = append(args, "--address", o.ctrAddress)
+		}
+		args = append(args, "-n", o.ctrNamespace, "images", "import", o.out)
+		cmd := exec.Command("ctr", args...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("ctr %s: %w", strings.Join(args, " "), err)
+		}
+		fmt.Printf("loaded %s into containerd namespace %s (use imagePullPolicy: Never or IfNotPresent)\n", ref.Name(), o.ctrNamespace)
+	}
+	return nil
+}
+
+// image builds the image for arch from the binary at binPath (for --pause without one,
+// compiles the pause program for arch); oci gives it OCI media types (for an index).
+func (o options) image(arch, binPath string, created time.Time, oci bool) (v1.Image, error) {
+	if o.pause && binPath == "" {
+		dir, err := os.MkdirTemp("", "pause-build-")
+		if err != nil {
+			return nil, err
+		}
 		defer os.RemoveAll(dir)
 		binPath = filepath.Join(dir, "pause")
-		if err := buildPause(binPath, o.arch); err != nil {
-			return err
+		if err := buildPause(binPath, arch); err != nil {
+			return nil, err
 		}
 	}
 	if binPath == "" {
-		return fmt.Errorf("--binary is required (e.g. CGO_ENABLED=0 go build -o bin/manager . && cd hack/image && go run . --binary ../../bin/manager)")
+		return nil, fmt.Errorf("--binary is required (e.g. CGO_ENABLED=0 go build -o bin/manager . && cd hack/image && go run . --binary ../../bin/manager)")
 	}
-	bin, err := readStatic(binPath, o.arch)
+	bin, err := readStatic(binPath, arch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	labels := map[string]string{
@@ -162,7 +219,7 @@ func run(o options) error {
 		for k, v := range o.labels {
 			labels[k] = v
 		}
-		s = pauseSpec(bin, o.arch, labels, created)
+		s = pauseSpec(bin, arch, labels, created)
 	} else {
 		labels["org.opencontainers.image.title"] = "genesys-gateway-operator"
 		labels["org.opencontainers.image.description"] = "Genesys gateway operator; also the chat runner image (manager chat-runner)"
@@ -172,51 +229,17 @@ func run(o options) error {
 		var ca []byte
 		if o.caBundle != "" {
 			if ca, err = os.ReadFile(o.caBundle); err != nil {
-				return fmt.Errorf("--ca-bundle: %w", err)
+				return nil, fmt.Errorf("--ca-bundle: %w", err)
 			}
 		}
-		s = operatorSpec(bin, ca, o.arch, labels, created)
+		s = operatorSpec(bin, ca, arch, labels, created)
 	}
-
+	s.OCI = oci
 	img, err := buildImage(s)
 	if err != nil {
-		return fmt.Errorf("building the image: %w", err)
+		return nil, fmt.Errorf("building the %s image: %w", arch, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
-		return err
-	}
-	tmp := o.out + ".tmp"
-	if err := tarball.WriteToFile(tmp, ref, img); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", o.out, err)
-	}
-	if err := os.Rename(tmp, o.out); err != nil {
-		return err
-	}
-	digest, err := img.Digest()
-	if err != nil {
-		return err
-	}
-	fi, err := os.Stat(o.out)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("wrote %s (%d bytes): %s %s/%s %s\n", o.out, fi.Size(), ref.Name(), "linux", o.arch, digest)
-
-	if o.load {
-		args := []string{}
-		if o.ctrAddress != "" {
-			args = append(args, "--address", o.ctrAddress)
-		}
-		args = append(args, "-n", o.ctrNamespace, "images", "import", o.out)
-		cmd := exec.Command("ctr", args...)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("ctr %s: %w", strings.Join(args, " "), err)
-		}
-		fmt.Printf("loaded %s into containerd namespace %s (use imagePullPolicy: Never or IfNotPresent)\n", ref.Name(), o.ctrNamespace)
-	}
-	return nil
+	return img, nil
 }
 
 // timestamp is the single time written into the image: epoch 0, or $SOURCE_DATE_EPOCH.
