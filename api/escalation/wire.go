@@ -315,3 +315,28 @@ type EventPage struct {
 	// none.
 	Next int64 `json:"next"`
 }
+
+// WebhookPayloadType is the type of every webhook delivery.
+const WebhookPayloadType = "chat.event"
+
+// Headers of a webhook delivery, per the Standard Webhooks convention.
+const (
+	// WebhookIDHeader is "<chatId>:<seq>": stable per event, the key to de-duplicate by.
+	WebhookIDHeader = "webhook-id"
+	// WebhookTimestampHeader is the attempt's Unix seconds.
+	WebhookTimestampHeader = "webhook-timestamp"
+	// WebhookSignatureHeader is "v1,<base64 HMAC-SHA256 of id.timestamp.body>" per signing
+	// secret, space-separated.
+	WebhookSignatureHeader = "webhook-signature"
+)
+
+// WebhookPayload is the body of a webhook delivery: one event of one chat
+// (openapi.yaml, webhooks.chatEvent). Verify the signature before decoding it.
+type WebhookPayload struct {
+	// Type is WebhookPayloadType.
+	Type string `json:"type"`
+	// ChatID is the chat the event is of.
+	ChatID string `json:"chatId"`
+	// Event is the event, as the long poll and the streams give it.
+	Event Event `json:"event"`
+}

@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	api "github.com/gatewayops/genesys-gateway-operator/api/escalation"
+
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -327,8 +329,8 @@ type Payload struct {
 	Event  chat.Event `json:"event"`
 }
 
-// PayloadType is the type of every delivery.
-const PayloadType = "chat.event"
+// PayloadType is the type of every delivery: the contract's.
+const PayloadType = api.WebhookPayloadType
 
 // attempt POSTs one event once; it reports whether a failure is worth retrying.
 func (d *Deliverer) attempt(ctx context.Context, cfg Config, chatID string, e chat.Event) (bool, error) {

@@ -6,6 +6,8 @@
 package webhook
 
 import (
+	api "github.com/gatewayops/genesys-gateway-operator/api/escalation"
+
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -15,11 +17,11 @@ import (
 	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
 )
 
-// Headers of a delivery, per the Standard Webhooks convention.
+// Headers of a delivery, per the Standard Webhooks convention: the contract's.
 const (
-	HeaderID        = "webhook-id"
-	HeaderTimestamp = "webhook-timestamp"
-	HeaderSignature = "webhook-signature"
+	HeaderID        = api.WebhookIDHeader
+	HeaderTimestamp = api.WebhookTimestampHeader
+	HeaderSignature = api.WebhookSignatureHeader
 )
 
 // ParseSecret decodes a Standard Webhooks secret, whsec_<base64>: the contract layer's
