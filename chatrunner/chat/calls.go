@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -52,13 +53,78 @@ func (m *Manager) SendMessage(ctx context.Context, id, text, messageType, client
 			return nil
 		}
 	}
-	err := m.call(ctx, id, "sending the message", func(sess *gms.Session, pos int) (*gms.Response, error) {
-		return m.opts.GMS.Send(ctx, sess, text, messageType, pos)
-	})
+	var err error
+	for attempt := 1; ; attempt++ {
+		from := 0
+		err = m.call(ctx, id, "sending the message", func(sess *gms.Session, pos int) (*gms.Response, error) {
+			from = pos
+			return m.opts.GMS.Send(ctx, sess, text, messageType, pos)
+		})
+		if !answerLost(err) || ctx.Err() != nil {
+			break
+		}
+		// Genesys may have taken the message and lost only the answer: the transcript tells.
+		arrived, cerr := m.arrived(ctx, id, text, from)
+		if cerr != nil {
+			m.log.Info("Could not tell whether a message whose answer was lost reached Genesys", "chat", id, "error", cerr.Error())
+			break
+		}
+		if arrived {
+			err = nil
+			break
+		}
+		if attempt >= maxSendAttempts {
+			break
+		}
+	}
 	if err == nil && clientMessageID != "" {
 		m.rememberClientMessage(id, clientMessageID)
 	}
 	return err
+}
+
+// maxSendAttempts bounds how often a message whose answers were lost, and which the
+// transcript does not show, is sent.
+const maxSendAttempts = 3
+
+// answerLost reports whether a failed call may have reached Genesys (gms.Error's
+// MaybeDelivered): its outcome is unknown until the transcript is read.
+func answerLost(err error) bool {
+	var gerr *gms.Error
+	return errors.As(err, &gerr) && gerr.MaybeDelivered()
+}
+
+// arrived reads a chat's transcript from position from (where it was when the message
+// was sent) and reports whether the user's message with this text is there: the message
+// reached the agent although its answer was lost. The answer's events apply as a poll's.
+func (m *Manager) arrived(ctx context.Context, id, text string, from int) (bool, error) {
+	c, err := m.get(id)
+	if err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	sess := c.session
+	c.mu.Unlock()
+	if sess == nil {
+		return false, errors.New("the chat has no Genesys session")
+	}
+	resp, err := m.opts.GMS.Refresh(ctx, sess, max(from, 1))
+	if err != nil {
+		return false, err
+	}
+	found := false
+	for _, e := range resp.Messages {
+		if e.From.Type == gms.ParticipantClient && e.Type == gms.EventMessage && e.Text == text && (e.Index == 0 || e.Index >= from) {
+			found = true
+		}
+	}
+	c.mu.Lock()
+	if !c.over() {
+		_ = m.handle(c, resp, nil)
+		m.persist(c)
+	}
+	c.mu.Unlock()
+	return found, nil
 }
 
 // rememberClientMessage adds a delivered message's client id to its chat's window of

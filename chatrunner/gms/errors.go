@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -270,4 +271,26 @@ func redactAPIErrors(errs []APIError, secret string) []APIError {
 		out[i] = e
 	}
 	return out
+}
+
+// MaybeDelivered reports whether a failed call may have been carried out by GMS although
+// its answer did not arrive: a timeout, a connection lost after the request was sent, a
+// 5xx or 408 (a proxy may answer so after GMS did the work), statusCode 1 or an answer that
+// does not decode. A non-idempotent call (Send) is not re-sent blindly then: the caller
+// looks at the transcript first. A refused connection or name (a dial error), a 429 and a
+// credential not yet available surely did not reach GMS.
+func (e *Error) MaybeDelivered() bool {
+	if !e.Retryable() {
+		return false
+	}
+	var op *net.OpError
+	switch {
+	case e.errKind() == kindAuth:
+		return false
+	case errors.As(e.Err, &op) && op.Op == "dial":
+		return false
+	case e.HTTPStatus == http.StatusTooManyRequests:
+		return false
+	}
+	return true
 }

@@ -71,7 +71,9 @@ func (c *Client) doCallAt(ctx context.Context, cfg *config, op Operation, endpoi
 		if a.err == nil {
 			return a.resp, callInfo{attempts: attempt, httpStatus: a.httpStatus}, nil
 		}
-		if attempt >= maxAttempts || !a.err.Retryable() {
+		// A Send is re-sent only when it surely did not reach GMS: otherwise a lost answer
+		// would send the user's message twice. The caller looks at the transcript instead.
+		if attempt >= maxAttempts || !a.err.Retryable() || op == OpSend && a.err.MaybeDelivered() {
 			return a.resp, callInfo{}, a.err
 		}
 		d := backoff.Step()

@@ -93,6 +93,20 @@ func (s *Simulator) serveChatAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if faulted && fault.Kind == FaultLostAnswer {
+		answer := &discardWriter{h: http.Header{}}
+		if op == gms.OpRequestChat {
+			s.requestChat(answer, r.Form, effects{})
+		} else {
+			var u upload
+			if op == gms.OpFileUpload {
+				u = s.readUpload(r)
+			}
+			s.session(answer, op, chatID, fileID, r.Form, u, effects{})
+		}
+		resetConnection(w)
+		return
+	}
 	if faulted {
 		if fault.Kind == FaultDelay {
 			if !sleep(r.Context(), fault.Delay) {

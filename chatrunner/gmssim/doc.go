@@ -28,7 +28,9 @@
 //     chat (status2 with ChatEnded does end it; status2 without it is the documented "the chat
 //     may have ended" in the case where it did not, and leaves the chat going); delay waits,
 //     then the request goes on normally;
-//     aliasChange, omitNextPosition and duplicateLast shape the normal answer.
+//     aliasChange, omitNextPosition and duplicateLast shape the normal answer; lostAnswer
+//     processes the request normally and then closes the connection without the answer
+//     (an assumption: a timeout or reset after GMS did the work, which any network can do).
 //  3. Required parameters: missing nickname (or firstName and lastName) on Request Chat, missing
 //     userId, secureKey or alias, message on send, pushUrl on pushUrl, nickname on
 //     updateNickname, or a transcriptPosition that is not a non-negative integer: HTTP 400,

@@ -43,6 +43,11 @@ const (
 	// FaultDuplicateLast makes a transcript answer (Refresh, Send) re-send the last event
 	// already delivered (index < transcriptPosition) before the new ones.
 	FaultDuplicateLast FaultKind = "duplicateLast"
+	// FaultLostAnswer processes the request (every side effect happens: a Send's message is
+	// in the transcript) and then closes the connection without answering, as a proxy's
+	// timeout or a reset after GMS did the work would: the client cannot tell whether it
+	// happened. An assumption: nothing in Genesys' docs, but what any network can do.
+	FaultLostAnswer FaultKind = "lostAnswer"
 )
 
 // Default errors of the status faults.
@@ -54,7 +59,7 @@ var (
 func (k FaultKind) valid() bool {
 	switch k {
 	case FaultHTTPStatus, FaultDelay, FaultReset, FaultStatus1, FaultStatus2, FaultMalformedJSON,
-		FaultAliasChange, FaultOmitNextPosition, FaultDuplicateLast:
+		FaultAliasChange, FaultOmitNextPosition, FaultDuplicateLast, FaultLostAnswer:
 		return true
 	}
 	return false
@@ -300,3 +305,10 @@ func validateFault(f Fault) error {
 	}
 	return nil
 }
+
+// discardWriter takes an answer that will never be sent (FaultLostAnswer).
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
