@@ -122,6 +122,7 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("configuring the chat store leases: %w", err)
 	}
 	metrics.RegisterCustody(reg, opts.Gateway.String(), cust.figures)
+	metrics.RegisterEngine(reg, opts.Gateway.String(), engine.Status, auth.authError)
 
 	resolve := opts.Resolve
 	if resolve == nil {
@@ -152,6 +153,7 @@ func Run(ctx context.Context, opts Options) error {
 			Transport: forward,
 		},
 	})
+	api = escalation.Instrument(api, metrics.NewAPI(reg, opts.Gateway.String()))
 	hooks := webhook.New(webhook.Options{
 		Source:    engine.Webhooks(),
 		Config:    webhookConfig(watcher.Current),

@@ -464,6 +464,9 @@ func (m *Manager) observe(c *chat, from chatv1alpha1.ChatState) {
 		From:           from,
 		To:             c.state,
 		Agent:          c.agent.Name,
+		RequestTime:    c.requestTime,
+		ConnectTime:    c.connectTime,
+		EndTime:        c.endTime,
 	}
 	if c.session != nil {
 		t.GenesysChatID = c.session.ChatID

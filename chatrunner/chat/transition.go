@@ -1,6 +1,8 @@
 package chat
 
 import (
+	"time"
+
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 )
 
@@ -23,6 +25,12 @@ type Transition struct {
 	Agent string
 	// Error is what went wrong, for Failed (and Transferred after an error).
 	Error string
+	// RequestTime is when the bot escalated the chat (the runner's clock).
+	RequestTime time.Time
+	// ConnectTime is when an agent joined (Genesys' time of the join); zero before.
+	ConnectTime time.Time
+	// EndTime is when the chat ended, transferred or failed; zero while it is live.
+	EndTime time.Time
 }
 
 // Observer learns of chat transitions. Calls come from the chat's own goroutine and must

@@ -17,6 +17,13 @@ const (
 	subsystem       = "chatrunner"
 )
 
+// Buckets of the chat histograms: an agent joins within seconds to the escalation timeout
+// (minutes); a chat lasts seconds (refused, no agent) to hours.
+var (
+	timeToAgentBuckets  = []float64{1, 2.5, 5, 10, 15, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800}
+	chatDurationBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200, 14400}
+)
+
 // Metrics are one runner's collectors. Its methods are safe for concurrent use.
 type Metrics struct {
 	chats        *prometheus.GaugeVec
@@ -26,6 +33,8 @@ type Metrics struct {
 	gmsRetries   *prometheus.CounterVec
 	pollLateness prometheus.Histogram
 	statusWrites prometheus.Counter
+	timeToAgent  prometheus.Histogram
+	chatDuration *prometheus.HistogramVec
 
 	codes *codeSet
 }
@@ -60,6 +69,11 @@ func New(reg prometheus.Registerer, gateway string) *Metrics {
 			[]float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})),
 		statusWrites: prometheus.NewCounter(prometheus.CounterOpts(opts("status_writes_total",
 			"Writes of the runner's entry of the gateway's status."))),
+		timeToAgent: prometheus.NewHistogram(histogram("time_to_agent_seconds",
+			"Time from a chat's escalation to its agent joining, for chats an agent joined.", timeToAgentBuckets)),
+		chatDuration: prometheus.NewHistogramVec(histogram("chat_duration_seconds",
+			"Time from a chat's escalation to its end, by the state it ended in and the end reason.", chatDurationBuckets),
+			[]string{"to_state", "reason"}),
 		codes: newCodeSet(maxCodes),
 	}
 	if reg != nil {
@@ -70,6 +84,8 @@ func New(reg prometheus.Registerer, gateway string) *Metrics {
 		m.gmsRetries = register(reg, m.gmsRetries)
 		m.pollLateness = register(reg, m.pollLateness)
 		m.statusWrites = register(reg, m.statusWrites)
+		m.timeToAgent = register(reg, m.timeToAgent)
+		m.chatDuration = register(reg, m.chatDuration)
 	}
 	return m
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"slices"
 	"time"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
@@ -18,9 +19,22 @@ func (m *Metrics) SetChats(counts map[chatv1alpha1.ChatState]int) {
 	}
 }
 
-// Transitioned counts a chat transition by the state it reached and its end reason.
+// Transitioned counts a chat transition by the state it reached and its end reason, and
+// observes the time to agent of a chat an agent joined and the duration of a chat that
+// ended. The agent's join has Genesys' time, the request the runner's: a clock skew that
+// would make it negative counts as zero.
 func (m *Metrics) Transitioned(t chat.Transition) {
-	m.transitions.WithLabelValues(stateLabel(t.To), reasonLabel(t.Reason)).Inc()
+	to, reason := stateLabel(t.To), reasonLabel(t.Reason)
+	m.transitions.WithLabelValues(to, reason).Inc()
+	if t.RequestTime.IsZero() {
+		return
+	}
+	switch {
+	case t.To == chatv1alpha1.ChatConnected && !t.ConnectTime.IsZero():
+		m.timeToAgent.Observe(max(t.ConnectTime.Sub(t.RequestTime), 0).Seconds())
+	case slices.Contains(terminalStates, t.To) && !t.EndTime.IsZero():
+		m.chatDuration.WithLabelValues(to, reason).Observe(max(t.EndTime.Sub(t.RequestTime), 0).Seconds())
+	}
 }
 
 // Called observes one attempt of a Chat API call: its duration and, when it failed, its
