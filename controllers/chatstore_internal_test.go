@@ -60,7 +60,7 @@ func TestPlanStores(t *testing.T) {
 }
 
 func TestHoldsChats(t *testing.T) {
-	for v, want := range map[string]bool{"0": false, " 0 ": false, "5": true, "-1": true, "many": true, "": true} {
+	for v, want := range map[string]bool{"0": false, "\t0\t": false, "5": true, "-1": true, "many": true, "": true} {
 		if got := holdsChats(map[string]string{chatstore.AnnotationChats: v}); got != want {
 			t.Errorf("%q: %v, want %v", v, got, want)
 		}

@@ -190,7 +190,7 @@ var _ = Describe("Chat stores", func() {
 		Expect(shard.Annotations).To(HaveKeyWithValue("chat.gatewayops.io/chats", "1"))
 		for _, f := range shard.ManagedFields {
 			if f.Manager == "genesys-gateway-operator" && f.FieldsV1 != nil {
-				Expect(string(f.FieldsV1.Raw)).NotTo(ContainSubstring(`"f:data"`), "the operator owns no data")
+				Expect(f.FieldsV1.GetRawString()).NotTo(ContainSubstring(`"f:data"`), "the operator owns no data")
 			}
 		}
 	})

@@ -21,7 +21,6 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
@@ -120,7 +119,7 @@ func (f *fleet) start(k int) *fleetRunner {
 	r.api, r.health, r.metrics = "http://"+addrs[0], "http://"+addrs[1], "http://"+addrs[2]
 	log := zap.New(zap.WriteTo(r.logs), zap.UseDevMode(true)).WithName(r.pod)
 	opts := chatrunner.Options{
-		Gateway: types.NamespacedName(f.key), PodName: r.pod,
+		Gateway: f.key, PodName: r.pod,
 		HTTPAddr: addrs[0], HealthAddr: addrs[1], MetricsAddr: addrs[2],
 		Config:        rc,
 		Resolve:       f.resolve,

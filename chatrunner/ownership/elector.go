@@ -101,7 +101,7 @@ func (m *Manager) startElector(base context.Context, ordinal int, name string) (
 		RetryPeriod:     m.opts.RetryPeriod,
 		ReleaseOnCancel: true,
 		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) { m.started(e, ctx) },
+			OnStartedLeading: func(ctx context.Context) { m.started(ctx, e) },
 			OnStoppedLeading: func() { m.stopped(e) },
 		},
 	})
@@ -120,7 +120,7 @@ func (m *Manager) startElector(base context.Context, ordinal int, name string) (
 
 // started is client-go's OnStartedLeading: hand the ordinal to OnAcquired and watch the
 // renewals.
-func (m *Manager) started(e *elector, leading context.Context) {
+func (m *Manager) started(leading context.Context, e *elector) {
 	e.mu.Lock()
 	if e.stopped {
 		e.mu.Unlock()
@@ -132,7 +132,7 @@ func (m *Manager) started(e *elector, leading context.Context) {
 	e.mu.Unlock()
 	e.log.Info("Acquired chat store lease")
 	m.nudge()
-	go m.watchdog(e, leading) // not ctx: it must outlive the ownership during OnRelease
+	go m.watchdog(leading, e) // not ctx: it must outlive the ownership during OnRelease
 	defer close(done)
 	m.opts.OnAcquired(ctx, e.ordinal)
 }
@@ -181,7 +181,7 @@ func (m *Manager) lose(e *elector, reason string) {
 
 // watchdog reports the loss as soon as no renewal has succeeded for the renew deadline,
 // which is shorter than the lease duration: this runner stops before a peer can acquire.
-func (m *Manager) watchdog(e *elector, ctx context.Context) {
+func (m *Manager) watchdog(ctx context.Context, e *elector) {
 	t := m.opts.Clock.NewTicker(m.opts.RetryPeriod / 2)
 	defer t.Stop()
 	for {

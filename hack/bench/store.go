@@ -240,7 +240,7 @@ func runStoreEngine(ctx context.Context, cfg config, phase string, onLine func(s
 		return nil, resultErr
 	}
 	var exit *exec.ExitError
-	if err != nil && !(onResult != nil && res != nil && errors.As(err, &exit)) { // killed on purpose
+	if err != nil && (onResult == nil || res == nil || !errors.As(err, &exit)) { // not killed on purpose
 		return nil, err
 	}
 	if res == nil {

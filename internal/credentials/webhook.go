@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// ReasonWebhookSecretInvalid: a webhook signing secret is not whsec_ followed by the
+// ReasonWebhookSecretInvalid means a webhook signing secret is not whsec_ followed by the
 // base64 of at least MinWebhookKeyBytes bytes.
 const ReasonWebhookSecretInvalid = "WebhookSecretInvalid"
 
