@@ -202,9 +202,16 @@ const (
 // newTenant creates a tenant; its namespace is deleted when the container ends.
 func newTenant() *tenant {
 	GinkgoHelper()
+	return newTenantWith(simIdleTimeout, nil)
+}
+
+// newTenantWith creates a tenant whose simulator ends chats unpolled for idleTimeout and
+// whose gateway mutate changes first (nil: none).
+func newTenantWith(idleTimeout time.Duration, mutate func(*chatv1alpha1.GenesysGateway)) *tenant {
+	GinkgoHelper()
 	ns := newNamespace()
 	password := randomString()
-	sim := startSimulator(ns, password)
+	sim := startSimulator(ns, password, idleTimeout)
 	// Granted to the tenant's gateway only: naming a Secret in a gateway is not enough.
 	labels, annotations := ggw.GrantListedTo(gatewayName)
 	Expect(k8s.Create(ctx, &corev1.Secret{
@@ -214,6 +221,9 @@ func newTenant() *tenant {
 	})).To(Succeed())
 	gw := newGateway(ns, gatewayName, sim.serviceURL, true)
 	gw.Spec.Connection.BasicAuth = &chatv1alpha1.BasicAuth{SecretRef: chatv1alpha1.SecretReference{Name: basicAuthSecret}}
+	if mutate != nil {
+		mutate(gw)
+	}
 	Expect(k8s.Create(ctx, gw)).To(Succeed())
 	return &tenant{ns: ns, gw: client.ObjectKeyFromObject(gw), domain: tenantDomain, sim: sim}
 }

@@ -17,7 +17,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,37 +37,33 @@ var _ = Describe("A gateway's lifecycle: runner loss, operator restart, deletion
 		expectAvailable(t.gw)
 	})
 
-	It("replaces a deleted runner pod; the chat it carried is lost (resume comes in a later issue)", func() {
+	It("replaces a deleted runner pod; the chat it carried survives: the new pod resumes it", func() {
 		b := botFor(t.gw)
 		old := expectRunnerPodReady(t.gw, "")
 
-		By("a chat connected to an agent on runner 0")
+		By("a chat connected to an agent on runner 0, its events read by the bot")
 		id := b.escalate("conv-e2e-runner-loss", t.domain)
 		genesysID := b.waitChat(id, escalation.ChatWaitingForAgent).GenesysChatID
 		Expect(t.sim.ctl.Join(ctx, genesysID, gmssim.Agent{Nickname: "Bob"})).To(Succeed())
+		Expect(t.sim.ctl.Message(ctx, genesysID, "Before the runner goes")).To(Succeed())
 		b.waitChat(id, escalation.ChatConnected)
+		before := b.longPoll(id, func(evs []escalation.Event) bool {
+			return hasEvent(evs, escalation.EventMessage, "Before the runner goes")
+		})
+		expectContiguous(before, 0)
+		lastSeq := before[len(before)-1].Seq
 		Eventually(func(g Gomega) []string { return chatIDsInStatus(g, t.gw) }).Should(ContainElement(id))
 		readyBefore := condition(gateway(Default, t.gw), chatv1alpha1.ReadyCondition).LastTransitionTime
 
 		By("watching the gateway while its runner pod goes")
 		notReady := watchNotReady(t.gw)
 
-		By("deleting pod " + old.Name + " mid-chat")
+		By("deleting pod " + old.Name + " mid-chat, then the agent writing while it is away")
 		Expect(k8s.Delete(ctx, old)).To(Succeed())
+		deleted := time.Now()
+		Expect(t.sim.ctl.Message(ctx, genesysID, "While the runner is replaced")).To(Succeed())
 		pod := expectRunnerPodReady(t.gw, string(old.UID))
-		fmt.Fprintf(GinkgoWriter, "runner pod replaced: UID %s -> %s\n", old.UID, pod.UID)
-
-		// What happens today (resume comes in a later issue): a runner keeps its chats in
-		// memory only, and stopping ends nothing on Genesys. The simulator chat stays open,
-		// unpolled, until Genesys' idle timeout (simIdleTimeout) ends it; the new runner
-		// (same pod name, same r0- prefix) does not know the chat.
-		By("the simulator chat is still open, and nobody polls it any more")
-		sc := t.sim.chat(Default, genesysID)
-		Expect(sc.Ended).To(BeFalse(), "Genesys still has the chat; its last poll was at %s", sc.LastRequest)
-		lastPoll := sc.LastRequest
-		Consistently(func(g Gomega) {
-			g.Expect(t.sim.chat(g, genesysID).LastRequest.Equal(lastPoll)).To(BeTrue(), "no poll since the runner went")
-		}).WithTimeout(5 * time.Second).Should(Succeed())
+		say("runner pod replaced: UID %s -> %s, Ready %s after the deletion\n", old.UID, pod.UID, time.Since(deleted).Round(time.Millisecond))
 
 		By("the gateway went not ready, then Ready again with the new runner")
 		var seen string
@@ -77,27 +72,43 @@ var _ = Describe("A gateway's lifecycle: runner loss, operator restart, deletion
 		after := expectAvailable(t.gw)
 		Expect(after.LastTransitionTime.After(readyBefore.Time)).To(BeTrue(), "Ready turned True again after the deletion")
 
-		By("the new runner does not know the chat: GET /v1/chats/{id} answers 404")
-		Eventually(func(g Gomega) int { status, _ := b.chat(g, id); return status }).Should(Equal(http.StatusNotFound))
-		By("the new runner's status entry (same pod name, same field manager) no longer lists it")
-		Eventually(func(g Gomega) []string { return chatIDsInStatus(g, t.gw) }).ShouldNot(ContainElement(id))
+		By("the new runner resumed the chat: GET /v1/chats/{id} answers 200, Connected")
+		c := b.waitChat(id, escalation.ChatConnected)
+		Expect(c.GenesysChatID).To(Equal(genesysID))
+		Expect(t.sim.chat(Default, genesysID).Ended).To(BeFalse())
 
-		By("Genesys' idle timeout ends the orphaned chat; no runner reports its end")
+		By("the bot reading on from seq " + strconv.FormatInt(lastSeq, 10) + ": the agent's message sent after the deletion, seq continuing")
+		var more []escalation.Event
+		next := lastSeq
 		Eventually(func(g Gomega) {
-			c := t.sim.chat(g, genesysID)
-			g.Expect(c.Ended).To(BeTrue())
-			g.Expect(c.Transcript).NotTo(BeEmpty())
-			g.Expect(c.Transcript[len(c.Transcript)-1].Type).To(Equal(gms.EventIdleClose))
-		}).WithTimeout(simIdleTimeout + 2*time.Minute).WithPolling(time.Second).Should(Succeed())
-		var list eventsv1.EventList
-		Expect(k8s.List(ctx, &list, client.InNamespace(t.ns))).To(Succeed())
-		for _, e := range list.Items {
-			if strings.Contains(e.Note, id) {
-				Expect(e.Reason).NotTo(Equal("ChatEnded"), "no runner knew the chat to report its end: %s", e.Note)
-			}
-		}
-		status, _ := b.chat(Default, id)
-		Expect(status).To(Equal(http.StatusNotFound))
+			page, err := b.api.Events(ctx, id, next, 30*time.Second)
+			g.Expect(err).NotTo(HaveOccurred(), "events")
+			more = append(more, page.Events...)
+			next = max(next, page.Next)
+			g.Expect(hasEvent(more, escalation.EventMessage, "While the runner is replaced")).To(BeTrue(), "events after seq %d: %v", lastSeq, more)
+		}).WithPolling(10 * time.Millisecond).Should(Succeed())
+		expectContiguous(more, lastSeq)
+		Expect(hasEvent(more, escalation.EventMessage, "Before the runner goes")).To(BeFalse(), "no event is delivered twice")
+
+		By("the user's message reaching the agent through the new runner")
+		Eventually(func() error {
+			return b.api.SendMessage(ctx, id, escalation.MessageRequest{Text: "Are you still there?"})
+		}).Should(Succeed(), "204")
+		Expect(t.sim.chat(Default, genesysID).Transcript).To(ContainElement(SatisfyAll(
+			HaveField("Type", gms.EventMessage), HaveField("Text", "Are you still there?"), HaveField("From.Type", gms.ParticipantClient))))
+
+		By("the new runner's status entry (same pod name) lists the chat again, resumed")
+		Eventually(func(g Gomega) {
+			st := gateway(g, t.gw).Status
+			g.Expect(st.Runners).To(HaveLen(1))
+			g.Expect(st.Runners[0].Pod).To(Equal(pod.Name))
+			g.Expect(st.Runners[0].ChatsResumed).To(BeNumerically(">=", 1))
+			g.Expect(chatIDsInStatus(g, t.gw)).To(ContainElement(id))
+		}).Should(Succeed())
+
+		By("the agent closing the chat: the resumed chat ends normally")
+		Expect(t.sim.ctl.Close(ctx, genesysID)).To(Succeed())
+		Expect(b.waitChat(id, escalation.ChatEnded).EndReason).To(Equal(escalation.EndAgentClosed))
 	})
 
 	It("changes nothing when the operator restarts", func() {
@@ -195,9 +206,16 @@ var _ = Describe("A gateway's lifecycle: runner loss, operator restart, deletion
 	})
 })
 
-// expectAvailable waits for Ready True Available with every runner ready, for the
+// expectAvailable waits for Ready True Available with its one runner ready, for the
 // current generation, and returns the condition.
 func expectAvailable(key client.ObjectKey) metav1.Condition {
+	GinkgoHelper()
+	return expectAvailableN(key, 1)
+}
+
+// expectAvailableN waits for Ready True Available with all n runners ready, for the
+// current generation, and returns the condition.
+func expectAvailableN(key client.ObjectKey, n int32) metav1.Condition {
 	GinkgoHelper()
 	var c metav1.Condition
 	Eventually(func(g Gomega) {
@@ -208,10 +226,19 @@ func expectAvailable(key client.ObjectKey) metav1.Condition {
 		g.Expect(ready.Status).To(Equal(metav1.ConditionTrue))
 		g.Expect(ready.Reason).To(Equal(chatv1alpha1.AvailableReason))
 		g.Expect(gw.Status.ReadyRunners).To(Equal(gw.Status.DesiredRunners))
-		g.Expect(gw.Status.ReadyRunners).To(Equal(int32(1)))
+		g.Expect(gw.Status.ReadyRunners).To(Equal(n))
 		c = *ready
 	}).Should(Succeed())
 	return c
+}
+
+// expectContiguous expects events to continue a chat's sequence after seq after, one
+// seq each: no event lost or repeated.
+func expectContiguous(events []escalation.Event, after int64) {
+	GinkgoHelper()
+	for i, e := range events {
+		Expect(e.Seq).To(Equal(after+int64(i)+1), "event %d of %v", i, events)
+	}
 }
 
 // watchNotReady watches a gateway and reports, once, a state with a runner missing or

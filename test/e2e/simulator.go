@@ -24,8 +24,10 @@ const (
 	simPort     = 8090
 	simUser     = "gms"
 	simPassword = "/etc/gms/password"
-	// simIdleTimeout ends a chat nobody polls, as Genesys does (45 s by default): what
-	// happens to a chat whose runner is gone.
+	// simIdleTimeout ends a chat nobody polls, as Genesys does (45 s by default): a chat
+	// whose runner is gone survives only if a runner resumes polling it within this, so it
+	// must stay above the chat store Lease's adoption time (the runners' default
+	// --lease-duration 15 s plus --lease-retry-period 2 s; the gateway does not set them).
 	simIdleTimeout = 45 * time.Second
 )
 
@@ -39,9 +41,9 @@ type simulator struct {
 
 // startSimulator runs a simulator in a namespace, with Basic authentication, and waits
 // until its Service answers from the host.
-func startSimulator(ns, password string) *simulator {
+func startSimulator(ns, password string, idleTimeout time.Duration) *simulator {
 	GinkgoHelper()
-	secret, deploy, svc := simulatorObjects(ns, password)
+	secret, deploy, svc := simulatorObjects(ns, password, idleTimeout)
 	Expect(k8s.Create(ctx, secret)).To(Succeed())
 	Expect(k8s.Create(ctx, deploy)).To(Succeed())
 	Expect(k8s.Create(ctx, svc)).To(Succeed())
@@ -60,7 +62,7 @@ func startSimulator(ns, password string) *simulator {
 // simulatorObjects are the simulator's password Secret, its Deployment (restricted Pod
 // Security: non-root, RuntimeDefault seccomp, no privilege escalation, no capabilities,
 // read-only root filesystem) and its Service.
-func simulatorObjects(ns, password string) (*corev1.Secret, *appsv1.Deployment, *corev1.Service) {
+func simulatorObjects(ns, password string, idleTimeout time.Duration) (*corev1.Secret, *appsv1.Deployment, *corev1.Service) {
 	labels := map[string]string{"app.kubernetes.io/name": simName}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: simName},
@@ -92,7 +94,7 @@ func simulatorObjects(ns, password string) (*corev1.Secret, *appsv1.Deployment, 
 							fmt.Sprintf("--addr=:%d", simPort),
 							"--basic-auth-user=" + simUser,
 							"--basic-auth-password-file=" + simPassword,
-							"--idle-timeout=" + simIdleTimeout.String(),
+							"--idle-timeout=" + idleTimeout.String(),
 						},
 						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: simPort, Protocol: corev1.ProtocolTCP}},
 						ReadinessProbe: &corev1.Probe{
