@@ -27,6 +27,12 @@ func (d *demo) printUsage() {
 	w("  Escalation API:   %s", strings.Join(runners, ", "))
 	w("                    (any runner serves any chat: calls are forwarded to the chat's owner)")
 	w("  Escalation token: %s", d.token)
+	var metrics []string
+	for i, a := range d.kubelet.runnerAddrs(gateway.MetricsPort) {
+		metrics = append(metrics, fmt.Sprintf("%s http://%s/metrics", d.kubelet.podSpec(i).name, a))
+	}
+	w("  Runner metrics:   %s", strings.Join(metrics, ", "))
+	w("                    (genesys_chatrunner_*: chats, time to agent, GMS calls, API, webhook, store)")
 	w("  GMS simulator:    %s (control API under /sim/; Chat API Basic auth %s / %s)", d.sim.url, gmsUser, d.sim.password)
 	w("  Logs:             %s/*.log", d.o.workdir)
 	w("")
