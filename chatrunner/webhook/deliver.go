@@ -134,7 +134,7 @@ func New(opts Options) *Deliverer {
 		opts.Backoff = wait.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: math.MaxInt32, Cap: 30 * time.Second}
 	}
 	if opts.Client == nil {
-		opts.Client = newClient(nil)
+		opts.Client = newClient(nil, opts.Concurrency)
 	}
 	return &Deliverer{opts: opts, sem: make(chan struct{}, opts.Concurrency), done: make(chan position, 64), changed: make(chan struct{}, 1)}
 }
@@ -425,9 +425,12 @@ func (d *Deliverer) observe(f func(Observer)) {
 }
 
 // newClient is a client over a clone of the default transport, trusting roots (nil: the
-// system's), that follows no redirect.
-func newClient(roots *x509.CertPool) *http.Client {
+// system's), that follows no redirect. It keeps as many idle connections to the receiver
+// as attempts may be in flight: with the transport's default of 2, most deliveries dialled
+// a new connection (make bench: thousands of TIME-WAIT sockets, 7.5% of the runner's CPU).
+func newClient(roots *x509.CertPool, inFlight int) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = max(inFlight, 2)
 	if roots != nil {
 		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	}
@@ -453,6 +456,6 @@ func (d *Deliverer) clientFor(pem []byte) (*http.Client, error) {
 	if d.caClient != nil {
 		d.caClient.CloseIdleConnections()
 	}
-	d.caPEM, d.caClient = string(pem), newClient(roots)
+	d.caPEM, d.caClient = string(pem), newClient(roots, d.opts.Concurrency)
 	return d.caClient, nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -509,4 +510,26 @@ func TestAReceiversRetryAfterIsHonoured(t *testing.T) {
 	g.Expect(rcv.times).To(HaveLen(2))
 	g.Expect(rcv.times[1].Sub(rcv.times[0])).To(BeNumerically(">=", 900*time.Millisecond),
 		"the back-off alone would retry within 40 ms")
+}
+
+// TestDeliveriesReuseTheirConnections: the receiver sees about as many connections as
+// attempts may be in flight, not one per delivery.
+func TestDeliveriesReuseTheirConnections(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(10 * time.Second)
+	src := newFakeSource()
+	rcv := newReceiver(t, nil)
+	var conns atomic.Int64
+	rcv.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	obs := &counter{}
+	run(t, src, rcv.srv.URL, obs, nil, newSecret(t))
+	for i := range 100 {
+		src.add(fmt.Sprintf("c%d", i), 5)
+	}
+	g.Eventually(obs.delivered.Load).Should(BeEquivalentTo(500))
+	g.Expect(conns.Load()).To(BeNumerically("<=", 64), "500 deliveries over about the 32 attempts in flight (a connection per delivery: well over 100)")
 }

@@ -38,8 +38,11 @@ const probeTimeout = 10 * time.Second
 
 // meter collects a side's measurements; only while measuring (the window).
 type meter struct {
-	measuring  atomic.Bool
-	polls      atomic.Int64 // polls started
+	measuring atomic.Bool
+	polls     atomic.Int64 // polls started
+	// baseline and basePolls: the polls of the webhook mode's baseline window.
+	baseline   atomic.Bool
+	basePolls  atomic.Int64
 	pollErrors atomic.Int64 // polls that failed
 	probes     atomic.Int64 // agent messages asked for
 	lost       atomic.Int64 // agent messages not seen within probeTimeout
@@ -91,6 +94,8 @@ type result struct {
 	Goroutines int    `json:"goroutines"`
 	OpenFiles  int    `json:"openFiles"`
 	RSS        uint64 `json:"rss"`
+	// Webhook is the webhook mode's delivery figures (partly set by the parent).
+	Webhook *webhookResult `json:"webhook,omitempty"`
 	// Set by the parent.
 	SimCPU         time.Duration `json:"simCPU"`
 	MachineCPU     time.Duration `json:"machineCPU"`
@@ -127,9 +132,20 @@ func runChild(ctx context.Context, cfg config) error {
 
 	var s side
 	var err error
-	if cfg.child == modeRunner {
+	var hooks *webhookMeter
+	var rs *runnerSide
+	var deliver atomic.Bool // the webhook is set (else webhook.ErrDisabled)
+	switch cfg.child {
+	case modeRunner:
 		s, err = newRunnerSide(ctx, cfg, m, nil)
-	} else {
+	case modeWebhook:
+		rs, err = newRunnerSide(ctx, cfg, m, nil)
+		if err == nil {
+			hooks = &webhookMeter{m: m}
+			startDeliverer(ctx, cfg, rs, hooks, &deliver)
+			s = rs
+		}
+	default:
 		s = newBareSide(cfg, m)
 	}
 	if err != nil {
@@ -194,16 +210,30 @@ func runChild(ctx context.Context, cfg config) error {
 			return err
 		}
 	}
-	logf("%s: measuring for %v", cfg.child, cfg.duration)
 	probeCtx, stopProbes := context.WithCancel(ctx)
+	var probing sync.WaitGroup
+	var messages atomic.Int64
+	var base *webhookResult
+	if hooks != nil {
+		// The agents' messages start before the window, for a steady flow in it; first a
+		// baseline window with the webhook unset (the Deliverer reads the logs but sends
+		// nothing), then the webhook is set, as a gateway sets it later.
+		probing.Go(func() { runMessages(probeCtx, rs, cfg, m, &messages, out) })
+		if base, err = webhookBaseline(ctx, cfg, m, &deliver); err != nil {
+			stopProbes()
+			return err
+		}
+	}
+	logf("%s: measuring for %v", cfg.child, cfg.duration)
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	cpu0 := cpuTime()
 	start := time.Now()
 	m.measuring.Store(true)
 	out.send(lineWindowStart)
-	var probing sync.WaitGroup
-	probing.Go(func() { runProbes(probeCtx, s, cfg, m, out) })
+	if hooks == nil {
+		probing.Go(func() { runProbes(probeCtx, s, cfg, m, out) })
+	}
 	if cfg.trace {
 		probing.Go(func() { trace(probeCtx, cfg.child, m) })
 	}
@@ -219,6 +249,10 @@ func runChild(ctx context.Context, cfg config) error {
 	if cfg.cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
+	if hooks != nil && err == nil {
+		// The messages of the window's end are delivered; the parent times them.
+		err = sleep(ctx, webhookDrain)
+	}
 	stopProbes()
 	probing.Wait()
 	if err != nil {
@@ -233,6 +267,11 @@ func runChild(ctx context.Context, cfg config) error {
 	res.Polls, res.PollErrors = m.polls.Load(), m.pollErrors.Load()
 	res.Lateness, res.RoundTrip, res.Message = m.lateness.summary(), m.roundTrip.summary(), m.message.summary()
 	res.Probes, res.Lost = m.probes.Load(), m.lost.Load()
+	if hooks != nil {
+		res.Webhook = base
+		res.Webhook.Delivered, res.Webhook.Failed, res.Webhook.Retried = hooks.delivered.Load(), hooks.failed.Load(), hooks.retried.Load()
+		res.Webhook.Messages = messages.Load()
+	}
 	b, err := json.Marshal(res)
 	if err != nil {
 		return err

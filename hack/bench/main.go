@@ -11,6 +11,18 @@
 // and memory measured are the engine's or the loop's alone. The agent messages of the
 // latency probe are posted to the simulator's control API by this (parent) process, not by
 // the measured one; they carry their send time as text.
+//
+// Mode webhook (-modes webhook) runs the engine with the runner's webhook Deliverer
+// (chatrunner/webhook, its defaults) delivering to a plain net/http receiver in this
+// process (it verifies nothing, records each webhook-id's arrival, answers 204). No bot
+// polls; every chat gets one agent message every -webhook-message-every (posted by this
+// process, text = post time), from before the window on. A baseline window
+// (-webhook-baseline) with the webhook unset comes first: its CPU per poll, times the
+// window's polls, is subtracted from the window's CPU to give the CPU per delivered event
+// without polling (both figures are printed, and the runner mode's CPU per poll too when
+// it ran, though that one includes its bot's long polls). Latency is from the post of an
+// agent message to the arrival of its delivery, for messages posted in the window (the
+// engine delivers for a few seconds after it).
 package main
 
 import (
@@ -47,6 +59,10 @@ type config struct {
 	storeMessageEvery time.Duration
 	storeQPS          float64
 	storeQPSList      string
+	// The webhook mode.
+	webhookMessageEvery time.Duration
+	webhookURL          string
+	webhookBaseline     time.Duration
 }
 
 func main() {
@@ -59,7 +75,8 @@ func main() {
 	fs.StringVar(&cfg.simBin, "sim-bin", "", "The operator binary whose gms-simulator subcommand to start (e.g. bin/manager); empty re-executes this program as the simulator.")
 	fs.Float64Var(&cfg.probeRate, "probe-rate", 200, "Agent messages per second of the latency probe (at most chats/2).")
 	fs.Float64Var(&cfg.rampRate, "ramp-rate", 2000, "Chats started per second before the window.")
-	fs.StringVar(&cfg.modes, "modes", "runner,bare,store", "The sides to run, in order: runner, bare, store (the durable chat store against kube-apiserver and etcd; skipped without -assets).")
+	fs.StringVar(&cfg.modes, "modes", "runner,bare,webhook,store", "The sides to run, in order: runner, bare, webhook (the engine delivering every event to a webhook receiver in this process, no bot polling), store (the durable chat store against kube-apiserver and etcd; skipped without -assets).")
+	fs.DurationVar(&cfg.webhookMessageEvery, "webhook-message-every", 10*time.Second, "Webhook mode: one agent message per chat this often (chats/this messages a second), from shortly before the window on.")
 	fs.StringVar(&cfg.assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "Directory of the kube-apiserver and etcd binaries of the store mode (envtest; make envtest builds bin/k8s/<version>).")
 	fs.DurationVar(&cfg.storeMessageEvery, "store-message-every", 10*time.Second, "Store mode: one agent message per chat this often, from the warm-up on.")
 	fs.StringVar(&cfg.storeQPSList, "store-qps", "50", "Store mode: the engine's client QPS limits to measure, one run each (burst twice it); 50 is the runner's own limit, 0 keeps client-go's default (5, burst 10), which starved the store at 10,000 chats.")
@@ -68,6 +85,8 @@ func main() {
 	fs.BoolVar(&cfg.trace, "trace", false, "Log the polls of each second of the window and the goroutines.")
 	fs.Float64Var(&cfg.storeQPS, "store-child-qps", 0, "Internal: the store child's client QPS limit.")
 	fs.StringVar(&cfg.child, "child", "", "Internal: run as the runner, bare, store or sim child process.")
+	fs.DurationVar(&cfg.webhookBaseline, "webhook-baseline", 15*time.Second, "Webhook mode: a window this long before the measured one with the webhook unset (same polls and messages), whose CPU per poll is subtracted; 0 skips it.")
+	fs.StringVar(&cfg.webhookURL, "webhook-url", "", "Internal: the webhook child's receiver URL.")
 	fs.StringVar(&cfg.kubeconfig, "kubeconfig", "", "Internal: the store child's kubeconfig.")
 	fs.StringVar(&cfg.storePhase, "store-phase", "", "Internal: the store child's part, first or resume.")
 	fs.StringVar(&cfg.storeState, "store-state", "", "Internal: the file of the first store engine's event counts.")
@@ -87,7 +106,7 @@ func run(cfg config) int {
 		err = runParent(ctx, cfg)
 	case "sim":
 		return runSim(ctx, cfg)
-	case modeRunner, modeBare:
+	case modeRunner, modeBare, modeWebhook:
 		err = runChild(ctx, cfg)
 	case modeStore:
 		err = runStoreChild(ctx, cfg)
@@ -142,12 +161,15 @@ func runParent(ctx context.Context, cfg config) error {
 			}
 			continue
 		}
-		if mode != modeRunner && mode != modeBare {
+		if mode != modeRunner && mode != modeBare && mode != modeWebhook {
 			return fmt.Errorf("unknown mode %q in -modes", mode)
 		}
 		r, err := runSide(ctx, cfg, mode)
 		if err != nil {
 			return fmt.Errorf("%s: %w", mode, err)
+		}
+		if r.Webhook != nil {
+			r.Webhook.PollCPU, r.Webhook.PollAlloc = pollCostOf(results)
 		}
 		results = append(results, r)
 	}

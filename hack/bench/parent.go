@@ -64,6 +64,15 @@ func runSide(ctx context.Context, cfg config, mode string) (*result, error) {
 	if cfg.trace {
 		args = append(args, "-trace")
 	}
+	var rcv *receiver
+	if mode == modeWebhook {
+		if rcv, err = startReceiver(); err != nil {
+			return nil, fmt.Errorf("starting the webhook receiver: %w", err)
+		}
+		defer rcv.stop()
+		args = append(args, "-webhook-url", rcv.url, "-webhook-message-every", cfg.webhookMessageEvery.String(),
+			"-webhook-baseline", cfg.webhookBaseline.String())
+	}
 	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -87,17 +96,31 @@ func runSide(ctx context.Context, cfg config, mode string) (*result, error) {
 	var res *result
 	var simStart, simEnd time.Duration
 	var busyStart, busyEnd time.Duration
+	var winStart, winEnd time.Time
+	var posted atomic.Int64 // agent messages posted in the window
+	measuring := false
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
 		case strings.HasPrefix(line, lineMessage):
+			if measuring {
+				posted.Add(1)
+			}
 			go agent.message(strings.TrimPrefix(line, lineMessage))
 		case line == lineWindowStart:
 			simStart, busyStart = procCPU(simPID), machineBusy()
+			winStart, measuring = time.Now(), true
+			if rcv != nil {
+				rcv.measuring.Store(true)
+			}
 		case line == lineWindowEnd:
 			simEnd, busyEnd = procCPU(simPID), machineBusy()
+			winEnd, measuring = time.Now(), false
+			if rcv != nil {
+				rcv.measuring.Store(false)
+			}
 		case strings.HasPrefix(line, lineResult):
 			res = &result{}
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, lineResult)), res); err != nil {
@@ -117,6 +140,9 @@ func runSide(ctx context.Context, cfg config, mode string) (*result, error) {
 		res.SimCPU = simEnd - simStart
 	}
 	res.MessagesFailed = agent.failed.Load()
+	if rcv != nil && res.Webhook != nil {
+		rcv.fill(res.Webhook, winStart, winEnd, posted.Load())
+	}
 	res.MachineCPU = busyEnd - busyStart
 	return res, nil
 }

@@ -14,8 +14,17 @@ import (
 func printReport(w io.Writer, cfg config, rs []*result, stored []*storeReport) {
 	fmt.Fprintf(w, "\n#### %d chats, 1 s polling, %v window\n\n", cfg.chats, cfg.duration)
 	fmt.Fprintf(w, "Machine: %s\n\n", machine())
-	if len(rs) > 0 {
-		printSides(w, cfg, rs)
+	var sides []*result
+	for _, r := range rs {
+		if r.Mode != modeWebhook {
+			sides = append(sides, r)
+		}
+	}
+	if len(sides) > 0 {
+		printSides(w, cfg, sides)
+	}
+	for _, r := range rs {
+		printWebhook(w, cfg, r)
 	}
 	for _, s := range stored {
 		printStore(w, cfg, s)

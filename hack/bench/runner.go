@@ -78,6 +78,9 @@ func newRunnerSide(ctx context.Context, cfg config, m *meter, with func(*chat.Op
 		Log:      logr.Discard(),
 		IDPrefix: "0",
 		PollLateness: func(d time.Duration) {
+			if m.baseline.Load() {
+				m.basePolls.Add(1)
+			}
 			if m.measuring.Load() {
 				m.polls.Add(1)
 				m.lateness.record(d)
