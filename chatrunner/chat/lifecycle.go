@@ -262,12 +262,16 @@ func (m *Manager) request(c *chat) {
 	}
 }
 
-// firePoll starts a chat's poll unless its previous one is still in flight.
+// firePoll starts a chat's poll, on the scheduler's pollers, unless its previous one is
+// still in flight; a chat the pollers cannot take now (stopping, or all maxPollers busy)
+// skips its turn too.
 func (m *Manager) firePoll(c *chat, due time.Time) {
 	if !c.polling.CompareAndSwap(false, true) {
 		return
 	}
-	go m.poll(c, due)
+	if !m.sched.pollers.submit(pollJob{m: m, c: c, due: due}) {
+		c.polling.Store(false)
+	}
 }
 
 // poll refreshes a chat's transcript and acts on it; it ends a chat no agent joined in
@@ -275,7 +279,8 @@ func (m *Manager) firePoll(c *chat, due time.Time) {
 func (m *Manager) poll(c *chat, due time.Time) {
 	defer c.polling.Store(false)
 	if m.opts.PollLateness != nil {
-		m.opts.PollLateness(m.clock.Since(due))
+		// The scheduler fires polls due within batchWindow together: up to that early.
+		m.opts.PollLateness(max(m.clock.Since(due), 0))
 	}
 	s := m.Settings()
 	c.mu.Lock()

@@ -18,6 +18,8 @@ import (
 type scheduler struct {
 	clock clock.WithTicker
 	fire  func(c *chat, due time.Time)
+	// pollers run the polls fire hands them (Manager.firePoll); run reaps and stops them.
+	pollers *pollers
 
 	mu       sync.Mutex
 	interval time.Duration
@@ -26,7 +28,7 @@ type scheduler struct {
 }
 
 func newScheduler(clk clock.WithTicker, interval time.Duration, fire func(*chat, time.Time)) *scheduler {
-	return &scheduler{clock: clk, fire: fire, interval: interval, wake: make(chan struct{}, 1)}
+	return &scheduler{clock: clk, fire: fire, pollers: newPollers(), interval: interval, wake: make(chan struct{}, 1)}
 }
 
 // entry is a chat's place in the schedule.
@@ -82,21 +84,33 @@ func (s *scheduler) poke() {
 	}
 }
 
-// run fires due polls until ctx ends.
+// batchWindow is how early a poll may fire: every chat due within it of the first fires
+// on the same wake, so that 10,000 chats a second cost a wake every millisecond or so,
+// not one per chat. Dues stay in step (the next is one interval after the scheduled one).
+const batchWindow = time.Millisecond
+
+// run fires due polls until ctx ends, then stops the pollers (polls in flight end on
+// their own, with ctx). It waits on one timer, reset for every wake.
 func (s *scheduler) run(ctx context.Context) {
+	defer s.pollers.stop()
+	reaped := s.clock.Now()
 	type firing struct {
 		c   *chat
 		due time.Time
 	}
 	var due []firing
+	t := s.clock.NewTimer(time.Hour)
+	defer t.Stop()
 	for {
 		s.mu.Lock()
 		now := s.clock.Now()
+		// Never more than half an interval early: a chat fires at most once per wake.
+		horizon := now.Add(min(batchWindow, s.interval/2))
 		due = due[:0]
-		for s.queue.Len() > 0 && !s.queue[0].due.After(now) {
+		for s.queue.Len() > 0 && !s.queue[0].due.After(horizon) {
 			e := s.queue[0]
 			due = append(due, firing{e.chat, e.due})
-			e.due = nextDue(e.due, now, s.interval)
+			e.due = nextDue(e.due, horizon, s.interval)
 			heap.Fix(&s.queue, 0)
 		}
 		wait := time.Hour
@@ -104,18 +118,27 @@ func (s *scheduler) run(ctx context.Context) {
 			wait = s.queue[0].due.Sub(now)
 		}
 		s.mu.Unlock()
-		for _, f := range due {
+		for i, f := range due {
 			s.fire(f.c, f.due)
+			due[i] = firing{} // the chat may end: do not keep it
 		}
-		t := s.clock.NewTimer(wait)
+		if now.Sub(reaped) >= pollerReapPeriod {
+			s.pollers.reap()
+			reaped = now
+		}
+		if !t.Stop() {
+			select { // a fake clock's timer may hold a stale tick; a real one never does
+			case <-t.C():
+			default:
+			}
+		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return
 		case <-s.wake:
 		case <-t.C():
 		}
-		t.Stop()
 	}
 }
 

@@ -1,13 +1,16 @@
 package chat
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
+	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
@@ -69,4 +72,60 @@ func TestSchedulerSpreadsChatsAndSkipsBusyOnes(t *testing.T) {
 	g.Expect(s.len()).To(Equal(n))
 	s.remove(chats[0])
 	g.Expect(s.len()).To(Equal(n - 1))
+}
+
+// timerCountingClock counts the timers made.
+type timerCountingClock struct {
+	*clocktesting.FakeClock
+	timers atomic.Int32
+}
+
+func (c *timerCountingClock) NewTimer(d time.Duration) clock.Timer {
+	c.timers.Add(1)
+	return c.FakeClock.NewTimer(d)
+}
+
+func TestSchedulerBatchesDuePollsOnOneReusedTimer(t *testing.T) {
+	g := NewWithT(t)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &timerCountingClock{FakeClock: clocktesting.NewFakeClock(start)}
+	fired := make(chan string, 10)
+	s := newScheduler(clk, time.Second, func(c *chat, due time.Time) {
+		fired <- fmt.Sprintf("%s@%s", c.id, due.Sub(start))
+	})
+	at := func(id string, offset time.Duration) {
+		c := &chat{id: id}
+		s.add(c)
+		s.mu.Lock()
+		c.entry.due = start.Add(offset)
+		heap.Fix(&s.queue, c.entry.index)
+		s.mu.Unlock()
+	}
+	at("a", 100*time.Millisecond)
+	at("b", 100*time.Millisecond+500*time.Microsecond) // within the batch window of a
+	at("c", 102*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.run(ctx)
+	next := func() string {
+		select {
+		case f := <-fired:
+			return f
+		case <-time.After(5 * time.Second):
+			return "nothing"
+		}
+	}
+
+	g.Eventually(clk.HasWaiters).Should(BeTrue())
+	clk.Step(100 * time.Millisecond)
+	// a and b on one wake, each with its own due time; c waits for its own.
+	g.Expect([]string{next(), next()}).To(ConsistOf("a@100ms", "b@100.5ms"))
+	g.Consistently(fired, 50*time.Millisecond).ShouldNot(Receive())
+	for _, step := range []time.Duration{2 * time.Millisecond, 998 * time.Millisecond} {
+		g.Eventually(clk.HasWaiters).Should(BeTrue())
+		clk.Step(step)
+	}
+	g.Expect(next()).To(Equal("c@102ms"))
+	g.Expect([]string{next(), next()}).To(ConsistOf("a@1.1s", "b@1.1005s"))
+	g.Expect(clk.timers.Load()).To(BeNumerically("==", 1), "one timer for every wake")
 }

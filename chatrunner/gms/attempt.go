@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -36,8 +37,16 @@ func (e *requestError) Error() string { return "build request: " + e.reason }
 // answer.
 func (c *Client) attempt(ctx context.Context, cfg *config, op Operation, endpoint, form string) attemptResult {
 	body := strings.NewReader(form)
-	return c.post(ctx, op, endpoint, "application/x-www-form-urlencoded", body, body.Size(), cfg.timeout)
+	return c.post(ctx, op, endpoint, formContentType, body, body.Size(), cfg.timeout)
 }
+
+// The request headers of every attempt.
+const formContentType = "application/x-www-form-urlencoded"
+
+var (
+	acceptJSON           = []string{"application/json"}
+	formContentTypeValue = []string{formContentType}
+)
 
 // post POSTs body (of contentType, length bytes; -1 unknown) to endpoint once, within
 // timeout, and classifies the answer.
@@ -55,8 +64,13 @@ func (c *Client) post(ctx context.Context, op Operation, endpoint, contentType s
 	if length >= 0 {
 		req.ContentLength = length
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Content-Type", contentType)
+	// Shared values, never written to: no slice per header per attempt.
+	req.Header["Accept"] = acceptJSON
+	if contentType == formContentType {
+		req.Header["Content-Type"] = formContentTypeValue
+	} else {
+		req.Header.Set("Content-Type", contentType)
+	}
 	if c.auth != nil {
 		if err := c.auth.Authorize(actx, req); err != nil {
 			if ctx.Err() != nil {
@@ -70,10 +84,14 @@ func (c *Client) post(ctx context.Context, op Operation, endpoint, contentType s
 		return fail(0, transportError(ctx, actx, timeout, err))
 	}
 	defer func() { _ = hr.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(hr.Body, maxBodyBytes+1))
+	buf := getBodyBuffer()
+	defer putBodyBuffer(buf)
+	body, err := readLimited(hr.Body, (*buf)[:0], maxBodyBytes+1)
+	*buf = body // grown: the pool keeps the larger buffer (up to maxPooledBody)
 	if err != nil {
 		return fail(hr.StatusCode, transportError(ctx, actx, timeout, err))
 	}
+	// Nothing decoded below keeps a reference to body: encoding/json copies strings.
 	var resp *Response
 	var decodeErr error
 	if len(body) > maxBodyBytes {
@@ -123,11 +141,44 @@ func transportError(ctx, actx context.Context, timeout time.Duration, err error)
 }
 
 // decodeEnvelope parses an answer's body. The envelope must be a JSON object with a
-// statusCode; unknown fields are ignored.
+// statusCode; unknown fields are ignored. The result does not refer to body.
 func decodeEnvelope(body []byte) (*Response, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, &decodeError{reason: "empty body"}
 	}
+	// One allocation for the envelope and its statusCode: the pointer is aimed at a field
+	// of env holding an unlikely value, to tell a missing statusCode.
+	env := &envelope{status: absentInt}
+	env.StatusCode = &env.status
+	if err := json.Unmarshal(body, env); err != nil {
+		return nil, &decodeError{reason: describeJSONError(err)}
+	}
+	if env.status == absentInt && env.StatusCode != nil {
+		// Missing, or sent as that very value: decode again, exactly.
+		return decodeEnvelopeExactly(body)
+	}
+	if env.StatusCode == nil { // "statusCode": null
+		return nil, &decodeError{reason: "no statusCode"}
+	}
+	resp := &env.Response
+	resp.StatusCode = env.status
+	return resp, nil
+}
+
+// absentInt marks an int field the JSON did not set.
+const absentInt = math.MinInt
+
+// envelope is a Response with its statusCode apart (the outer field shadows the
+// Response's), to tell a missing statusCode from 0, and room for the int it points to.
+type envelope struct {
+	Response
+	StatusCode *int `json:"statusCode"`
+	status     int
+}
+
+// decodeEnvelopeExactly is decodeEnvelope without its shortcut, for the rare answer
+// without a statusCode.
+func decodeEnvelopeExactly(body []byte) (*Response, error) {
 	resp := &Response{}
 	env := struct {
 		*Response

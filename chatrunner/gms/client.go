@@ -70,7 +70,8 @@ func NewTransport() *http.Transport {
 
 // New returns the client of one gateway. It validates the settings: the service URL must
 // be an absolute http or https URL and the service name must not be empty. The client keeps
-// a cookie jar, for load balancers that pin a session with a cookie.
+// a cookie jar, for load balancers that pin a session with a cookie; it is consulted only
+// for a host that set a cookie (lazyJar).
 func New(opts Options) (*Client, error) {
 	cfg, err := newConfig(opts.Settings)
 	if err != nil {
@@ -87,7 +88,7 @@ func New(opts Options) (*Client, error) {
 	c := &Client{
 		http: &http.Client{
 			Transport: transport,
-			Jar:       jar,
+			Jar:       newLazyJar(jar),
 			// A redirect of a POST would turn it into a GET without the form (301, 302,
 			// 303) or resend the session triple elsewhere: the answer is taken as it is.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

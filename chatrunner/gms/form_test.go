@@ -59,3 +59,19 @@ func TestSessionFormSetsTheTripleWithoutTouchingTheCallersForm(t *testing.T) {
 	s.Observe(&Response{}) // no alias: keep the latest
 	g.Expect(sessionForm(s, nil).Get(ParamAlias)).To(Equal("118"))
 }
+
+func TestEncodeSessionFormIsSessionFormEncoded(t *testing.T) {
+	g := NewWithT(t)
+	s := NewSession("c1", "u 1&", "s3cr3t+key/=", "117")
+	for _, form := range []url.Values{
+		nil,
+		{},
+		{ParamTranscriptPosition: {"5"}},
+		{ParamMessage: {special}, ParamMessageType: {"text"}, ParamTranscriptPosition: {"12"}},
+		{ParamUserID: {"forged"}, ParamSecureKey: {"forged"}, ParamAlias: {"forged"}, "a": {"1", "2"}, "zz": {}},
+		{"userData[b]": {special}, "userData[a]": {""}, "k1": {"v"}, "k2": {"v"}, "k3": {"v"}, "k4": {"v"},
+			"k5": {"v"}, "k6": {"v"}, "k7": {"v"}, "k8": {"v"}, "k9": {"v"}, "k10": {"v"}, "k11": {"v"}},
+	} {
+		g.Expect(encodeSessionForm(s, form)).To(Equal(sessionForm(s, form).Encode()), "form %v", form)
+	}
+}

@@ -32,9 +32,17 @@ func (c *Client) doCall(ctx context.Context, op Operation, s *Session, form url.
 	if s != nil {
 		chatID = s.ChatID
 	}
+	if op == OpRefresh && s != nil {
+		if e := s.refreshURL.Load(); e != nil && e.cfg == cfg && e.chatID == chatID {
+			return c.doCallAt(ctx, cfg, op, e.url, s, form)
+		}
+	}
 	endpoint, err := cfg.endpoint(op, chatID)
 	if err != nil {
 		return nil, callInfo{}, err
+	}
+	if op == OpRefresh && s != nil {
+		s.refreshURL.Store(&sessionEndpoint{cfg: cfg, chatID: chatID, url: endpoint})
 	}
 	return c.doCallAt(ctx, cfg, op, endpoint, s, form)
 }
@@ -48,12 +56,14 @@ func (c *Client) doCallAt(ctx context.Context, cfg *config, op Operation, endpoi
 	maxAttempts := cfg.settings.Retry.attempts()
 	backoff := newBackoff(cfg.settings.Retry)
 	for attempt := 1; ; attempt++ {
-		body := form
+		var body string
 		if s != nil {
-			body = sessionForm(s, form)
+			body = encodeSessionForm(s, form) // the latest alias on every attempt
+		} else {
+			body = form.Encode()
 		}
 		start := c.clock.Now()
-		a := c.attempt(ctx, cfg, op, endpoint, body.Encode())
+		a := c.attempt(ctx, cfg, op, endpoint, body)
 		if a.err != nil {
 			a.err.Attempts = attempt
 			a.err.Errors = redactAPIErrors(a.err.Errors, secureKey)

@@ -4,6 +4,7 @@ package gms
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // Status codes of the response envelope.
@@ -160,6 +161,17 @@ type Session struct {
 
 	mu    sync.Mutex
 	alias string
+
+	// refreshURL is the Refresh endpoint last built for this session, with what it was
+	// built from: a poll does not build its URL again while the settings stay.
+	refreshURL atomic.Pointer[sessionEndpoint]
+}
+
+// sessionEndpoint is a session operation's URL under one config and chat id.
+type sessionEndpoint struct {
+	cfg    *config
+	chatID string
+	url    string
 }
 
 // NewSession returns the session a Request Chat response established.

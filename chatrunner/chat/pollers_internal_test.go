@@ -1,0 +1,144 @@
+package chat
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
+)
+
+func TestPollersReuseGoroutinesGrowWhenBusyAndShrinkWhenIdle(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(5 * time.Second)
+	p := newPollers()
+	p.min, p.max = 2, 8
+	var ran atomic.Int32
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	p.run = func(pollJob) {
+		defer wg.Done()
+		<-release
+		ran.Add(1)
+	}
+
+	// Eight slow polls at once: eight pollers, none starved; a ninth finds the pool full
+	// and its chat skips the turn.
+	wg.Add(8)
+	for range 8 {
+		g.Expect(p.submit(pollJob{})).To(BeTrue())
+	}
+	g.Expect(p.submit(pollJob{})).To(BeFalse())
+	alive, _ := p.size()
+	g.Expect(alive).To(Equal(8))
+	close(release)
+	wg.Wait()
+	g.Eventually(func() int { _, idle := p.size(); return idle }).Should(Equal(8))
+
+	// Sequential polls reuse the most recently used poller: no new goroutine.
+	for range 100 {
+		wg.Add(1)
+		g.Expect(p.submit(pollJob{})).To(BeTrue())
+		wg.Wait()
+		g.Eventually(func() int { _, idle := p.size(); return idle }).Should(Equal(8))
+	}
+	alive, _ = p.size()
+	g.Expect(alive).To(Equal(8))
+	g.Expect(ran.Load()).To(BeNumerically("==", 108))
+
+	// The first reap only learns what was used; the next ends the pollers no job took
+	// since (all but the one on top), keeping the minimum.
+	p.reap()
+	alive, _ = p.size()
+	g.Expect(alive).To(Equal(8))
+	p.reap()
+	alive, idle := p.size()
+	g.Expect(alive).To(Equal(2))
+	g.Expect(idle).To(Equal(2))
+
+	// Stopped: idle pollers end, a busy one ends when its poll returns, submits fail.
+	block := make(chan struct{})
+	p.run = func(pollJob) { defer wg.Done(); <-block }
+	wg.Add(1)
+	g.Expect(p.submit(pollJob{})).To(BeTrue())
+	p.stop()
+	g.Expect(p.submit(pollJob{})).To(BeFalse())
+	alive, _ = p.size()
+	g.Expect(alive).To(Equal(1))
+	close(block)
+	wg.Wait()
+	g.Eventually(func() int { alive, _ := p.size(); return alive }).Should(Equal(0))
+}
+
+// blockingGMS answers Refresh when its chat's gate opens; it counts the calls per chat.
+type blockingGMS struct {
+	GMS   // the other calls are not made
+	mu    sync.Mutex
+	calls map[string]int
+	gates map[string]chan struct{}
+}
+
+func (b *blockingGMS) Refresh(ctx context.Context, s *gms.Session, _ int) (*gms.Response, error) {
+	b.mu.Lock()
+	b.calls[s.ChatID]++
+	gate := b.gates[s.ChatID]
+	b.mu.Unlock()
+	select {
+	case <-gate:
+	case <-ctx.Done():
+	}
+	return &gms.Response{StatusCode: gms.StatusOK}, nil
+}
+
+func (b *blockingGMS) count(id string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls[id]
+}
+
+func TestSlowPollSkipsItsChatsTurnsWithoutStarvingOthers(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(5 * time.Second)
+	stub := &blockingGMS{calls: map[string]int{}, gates: map[string]chan struct{}{
+		"slow": make(chan struct{}), "fast": make(chan struct{}),
+	}}
+	close(stub.gates["fast"])
+	m := NewManager(Options{GMS: stub, Settings: Settings{PollInterval: time.Second, EscalationTimeout: time.Hour}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m.base = ctx
+	newChat := func(id string) *chat {
+		return &chat{
+			id: id, state: chatv1alpha1.ChatWaitingForAgent, requestTime: time.Now(), store: noStore,
+			session: gms.NewSession(id, "u", "k", "1"), transcript: gms.NewTranscript(),
+			events: newEventLog(), agents: map[int]Agent{},
+		}
+	}
+	slow, fast := newChat("slow"), newChat("fast")
+
+	m.firePoll(slow, time.Now())
+	g.Eventually(func() int { return stub.count("slow") }).Should(Equal(1))
+	for range 5 {
+		// The slow chat's poll is in flight: its turns are skipped, not queued...
+		m.firePoll(slow, time.Now())
+		// ...and the other chat polls meanwhile.
+		m.firePoll(fast, time.Now())
+		g.Eventually(fast.polling.Load).Should(BeFalse())
+		g.Eventually(func() int { _, idle := m.sched.pollers.size(); return idle }).Should(Equal(1))
+	}
+	g.Expect(stub.count("slow")).To(Equal(1))
+	g.Expect(stub.count("fast")).To(Equal(5))
+	alive, idle := m.sched.pollers.size()
+	g.Expect(alive).To(Equal(2), "one poller busy with the slow chat, one reused for the fast one")
+	g.Expect(idle).To(Equal(1))
+
+	close(stub.gates["slow"])
+	g.Eventually(slow.polling.Load).Should(BeFalse())
+	m.firePoll(slow, time.Now())
+	g.Eventually(func() int { return stub.count("slow") }).Should(Equal(2))
+}
