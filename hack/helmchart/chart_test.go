@@ -3,21 +3,15 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
-	kubefake "helm.sh/helm/v3/pkg/kube/fake"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
-	"helm.sh/helm/v3/pkg/storage"
-	"helm.sh/helm/v3/pkg/storage/driver"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -85,31 +79,12 @@ func render(t *testing.T, vals map[string]any) (map[string]obj, string) {
 }
 
 func tryRender(vals map[string]any) (map[string]obj, string, error) {
-	chrt, err := loader.Load(chartDir)
+	manifest, notes, err := Render(chartDir, releaseName, releaseNS, "v1.37.2", vals)
 	if err != nil {
 		return nil, "", err
-	}
-	cfg := &action.Configuration{
-		Releases:     storage.Init(driver.NewMemory()),
-		KubeClient:   &kubefake.PrintingKubeClient{Out: io.Discard},
-		Capabilities: chartutil.DefaultCapabilities,
-		Log:          func(string, ...any) {},
-	}
-	inst := action.NewInstall(cfg)
-	inst.DryRun, inst.ClientOnly, inst.Replace = true, true, true
-	inst.ReleaseName, inst.Namespace = releaseName, releaseNS
-	inst.KubeVersion = &chartutil.KubeVersion{Version: "v1.37.2", Major: "1", Minor: "37"}
-	rel, err := inst.Run(chrt, vals)
-	if err != nil {
-		return nil, "", err
-	}
-	var stream bytes.Buffer
-	stream.WriteString(rel.Manifest)
-	for _, h := range rel.Hooks {
-		stream.WriteString("\n---\n" + h.Manifest)
 	}
 	out := map[string]obj{}
-	for _, doc := range strings.Split("\n"+stream.String(), "\n---") {
+	for _, doc := range strings.Split("\n"+manifest, "\n---") {
 		var o obj
 		if err := sigsyaml.Unmarshal([]byte(doc), &o); err != nil {
 			return nil, "", fmt.Errorf("parsing rendered %q: %w", doc, err)
@@ -122,7 +97,7 @@ func tryRender(vals map[string]any) (map[string]obj, string, error) {
 		}
 		out[key(o)] = o
 	}
-	return out, rel.Info.Notes, nil
+	return out, notes, nil
 }
 
 // withoutHelm removes what only Helm adds: its standard labels and its annotations

@@ -41,6 +41,7 @@ type settings struct {
 	pullPolicy  corev1.PullPolicy
 	kubectl     string // KUBECTL, else bin/k8s/v1.37.2/kubectl, else kubectl on PATH
 	skipInstall bool   // E2E_SKIP_INSTALL: the operator is already installed; leave it
+	skipHelm    bool   // E2E_SKIP_HELM: no Helm chart install check before the suite's install
 }
 
 func loadSettings() settings {
@@ -60,6 +61,10 @@ func loadSettings() settings {
 	if v := os.Getenv("E2E_SKIP_INSTALL"); v != "" {
 		skip, err := strconv.ParseBool(v)
 		s.skipInstall = err != nil || skip // any value but a false one
+	}
+	if v := os.Getenv("E2E_SKIP_HELM"); v != "" {
+		skip, err := strconv.ParseBool(v)
+		s.skipHelm = err != nil || skip
 	}
 	if s.kubectl == "" {
 		s.kubectl = filepath.Join(root, "bin", "k8s", "v1.37.2", "kubectl")

@@ -29,6 +29,7 @@ import (
 //	IMAGE_PULL_POLICY  of the operator, runner and simulator pods (default IfNotPresent)
 //	KUBECTL            kubectl (default bin/k8s/v1.37.2/kubectl, else kubectl on PATH)
 //	E2E_SKIP_INSTALL   set: use the operator already installed; neither install nor uninstall it
+//	E2E_SKIP_HELM      set: skip the Helm chart install check that precedes the suite's install
 //
 // go test -tags e2e ./test/e2e/ -v -timeout 30m -ginkgo.v
 
@@ -63,8 +64,8 @@ var _ = BeforeSuite(func() {
 	SetDefaultConsistentlyDuration(10 * time.Second)
 	SetDefaultConsistentlyPollingInterval(500 * time.Millisecond)
 	cfg = loadSettings()
-	fmt.Fprintf(GinkgoWriter, "KUBECONFIG=%s IMG=%s IMAGE_PULL_POLICY=%s KUBECTL=%s skipInstall=%v\n",
-		cfg.kubeconfig, cfg.image, cfg.pullPolicy, cfg.kubectl, cfg.skipInstall)
+	fmt.Fprintf(GinkgoWriter, "KUBECONFIG=%s IMG=%s IMAGE_PULL_POLICY=%s KUBECTL=%s skipInstall=%v skipHelm=%v\n",
+		cfg.kubeconfig, cfg.image, cfg.pullPolicy, cfg.kubectl, cfg.skipInstall, cfg.skipHelm)
 
 	rest, err := clientcmd.BuildConfigFromFlags("", cfg.kubeconfig)
 	Expect(err).NotTo(HaveOccurred())
@@ -77,6 +78,11 @@ var _ = BeforeSuite(func() {
 	if cfg.skipInstall {
 		By("using the operator already installed (E2E_SKIP_INSTALL)")
 	} else {
+		if cfg.skipHelm {
+			By("skipping the Helm chart install check (E2E_SKIP_HELM)")
+		} else {
+			checkHelmInstall()
+		}
 		install()
 	}
 	By("waiting for the operator Deployment to be Available")
