@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/ownership"
 	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 	"k8s.io/apimachinery/pkg/types"
@@ -50,6 +51,12 @@ type Options struct {
 	// runner's chats are adopted within about LeaseDuration + RetryPeriod, which must stay
 	// well within Genesys' idle timeout (45 s by default). Zero: 15 s, 10 s and 2 s.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// ProbeInterval is how long the runner waits without an answer from Genesys before it
+	// probes GMS (an idle gateway probes this often); ProbeRetry is how often it probes
+	// again while its last call or probe failed. Zero: 30 s and 10 s. With 3 failures in a
+	// row making the gateway not Ready, an outage shows after about ProbeInterval +
+	// 2 x ProbeRetry on an idle gateway.
+	ProbeInterval, ProbeRetry time.Duration
 }
 
 // Main runs the chat-runner subcommand with its arguments and returns the exit code.
@@ -71,12 +78,19 @@ func MainWithEnv(ctx context.Context, args []string, getenv func(string) string,
 	fs.DurationVar(&opts.LeaseDuration, "lease-duration", ownership.DefaultLeaseDuration, "How long a chat store Lease holds without renewal: a crashed runner's chats are adopted after about this long (keep it well below Genesys' idle timeout).")
 	fs.DurationVar(&opts.RenewDeadline, "lease-renew-deadline", ownership.DefaultRenewDeadline, "How long a runner keeps trying to renew its chat store Leases before it stops touching their chats; below --lease-duration.")
 	fs.DurationVar(&opts.RetryPeriod, "lease-retry-period", ownership.DefaultRetryPeriod, "How often a runner tries to take or renew chat store Leases.")
+	fs.DurationVar(&opts.ProbeInterval, "genesys-probe-interval", chat.DefaultProbeIdle, "How long without an answer from Genesys before the runner probes GMS (a Refresh Chat of a chat that does not exist): an idle gateway probes this often, a busy one's calls answer for it.")
+	fs.DurationVar(&opts.ProbeRetry, "genesys-probe-retry", chat.DefaultProbeRetry, "How often the runner probes GMS again while its last call or probe failed: after 3 failures in a row the gateway is not Ready, and the first answer makes it Ready again, within about this long.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	log := zap.New(zap.UseFlagOptions(&zapOpts), zap.WriteTo(logs)).WithName("chat-runner")
+	if opts.ProbeInterval <= 0 || opts.ProbeRetry <= 0 {
+		log.Error(errors.New("--genesys-probe-interval and --genesys-probe-retry must be positive"), "Refused to start",
+			"genesysProbeInterval", opts.ProbeInterval, "genesysProbeRetry", opts.ProbeRetry)
+		return 2
+	}
 	ns, name, ok := strings.Cut(gatewayName, "/")
 	if !ok || ns == "" || name == "" {
 		log.Error(errors.New("--gateway must be namespace/name"), "Refused to start", "gateway", gatewayName)

@@ -104,6 +104,8 @@ func Run(ctx context.Context, opts Options) error {
 		PollLateness: mets.ObservePollLateness,
 		Store:        cust.store,
 		Ordinal:      self,
+		ProbeIdle:    opts.ProbeInterval,
+		ProbeRetry:   opts.ProbeRetry,
 	})
 	cust.engine = engine
 	clientset, err := kubernetes.NewForConfig(opts.Config)

@@ -6,8 +6,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -101,7 +103,7 @@ var _ = Describe("Durable chats: runners that crash, stop, scale and get partiti
 		userReaches(f, r0, id, gid, "user after the stop")
 	})
 
-	It("carries every chat on the remaining runner after a scale-down, then removes the emptied stores", func() {
+	It("carries every chat on the remaining runner after an HPA's scale-down, then removes the emptied stores", func() {
 		f := newFleet(3)
 		rs := []*fleetRunner{f.startReady(0), f.startReady(1), f.startReady(2)}
 		f.rollOut(3)
@@ -112,8 +114,9 @@ var _ = Describe("Durable chats: runners that crash, stop, scale and get partiti
 			ids[k], gids[k] = c.ID, f.genesysChat(rs[0], c.ID)
 		}
 
-		By("scaling down to 1: the StatefulSet stops pods 2 and 1")
-		updateGateway(f.key, func(gw *chatv1alpha1.GenesysGateway) { gw.Spec.Runner.Replicas = ptr.To(int32(1)) })
+		By("scaling down to 1 as an HPA does, through the scale subresource: the StatefulSet stops pods 2 and 1")
+		hpaScale(f, 3, 1)
+		f.scaledTo(1)
 		f.stopGracefully(rs[2])
 		f.stopGracefully(rs[1])
 		f.rollOut(1)
@@ -237,3 +240,21 @@ var _ = Describe("Durable chats: runners that crash, stop, scale and get partiti
 		Expect(f.sim.Chats()).To(HaveLen(1), "one Genesys chat for the conversation")
 	})
 })
+
+// hpaScale changes the runner count as a HorizontalPodAutoscaler does: it reads the
+// gateway's scale subresource (expecting from replicas) and writes to replicas into it,
+// retrying on conflicts with the runners' and the operator's status writes.
+func hpaScale(f *fleet, from, to int32) {
+	GinkgoHelper()
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		gw := f.gateway(Default)
+		scale := &autoscalingv1.Scale{}
+		if err := k8sClient.SubResource("scale").Get(ctx, gw, scale); err != nil {
+			return err
+		}
+		Expect(scale.Spec.Replicas).To(Equal(from), "the scale the HPA reads")
+		scale.Spec.Replicas = to
+		return k8sClient.SubResource("scale").Update(ctx, gw, client.WithSubResourceBody(scale))
+	})).To(Succeed())
+	Expect(f.gateway(Default).Spec.Runner.Replicas).To(HaveValue(Equal(to)), "the scale subresource writes spec.runner.replicas")
+}

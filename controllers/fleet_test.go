@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -52,8 +53,19 @@ type fleet struct {
 	sa     string
 	sim    *gmssim.Simulator
 	token  string
+	opts   fleetOptions
 	mu     sync.Mutex
 	active map[int]*fleetRunner // the current process of each ordinal
+}
+
+// fleetOptions vary a fleet from newFleet's.
+type fleetOptions struct {
+	// probeInterval and probeRetry are the runners' --genesys-probe-interval and
+	// --genesys-probe-retry; the defaults (30 s, 10 s) when 0.
+	probeInterval, probeRetry time.Duration
+	// gateway changes the gateway before it is created, in its namespace (which it may
+	// fill: Secrets, ConfigMaps); its connection reaches the simulator with Basic auth.
+	gateway func(namespace string, gw *chatv1alpha1.GenesysGateway)
 }
 
 // fleetRunner is one process of a runner ordinal.
@@ -71,6 +83,12 @@ type fleetRunner struct {
 // simulator and credentials.
 func newFleet(replicas int32) *fleet {
 	GinkgoHelper()
+	return newFleetWith(replicas, fleetOptions{})
+}
+
+// newFleetWith is newFleet with options.
+func newFleetWith(replicas int32, opts fleetOptions) *fleet {
+	GinkgoHelper()
 	ns := newNamespace()
 	sim := gmssim.New(gmssim.Options{BasicAuth: &gmssim.Credentials{Username: "gms-user", Password: gmsPassword}})
 	srv := httptest.NewServer(sim)
@@ -81,7 +99,10 @@ func newFleet(replicas int32) *fleet {
 	gw.Spec.Runner.Replicas = ptr.To(replicas)
 	gw.Spec.Connection.ServiceURL = srv.URL
 	gw.Spec.Connection.BasicAuth = &chatv1alpha1.BasicAuth{SecretRef: chatv1alpha1.SecretReference{Name: "gms-basic"}}
-	f := &fleet{key: create(gw), sim: sim, active: map[int]*fleetRunner{}}
+	if opts.gateway != nil {
+		opts.gateway(ns, gw)
+	}
+	f := &fleet{key: create(gw), sim: sim, opts: opts, active: map[int]*fleetRunner{}}
 	f.sa = runnerStatefulSet(f.key).Spec.Template.Spec.ServiceAccountName
 	Expect(f.sa).NotTo(BeEmpty())
 	var name string
@@ -115,7 +136,7 @@ func (f *fleet) start(k int) *fleetRunner {
 		ordinal: k, pod: gateway.RunnerPodName(gw, k), cut: cut, cancel: cancel,
 		done: make(chan error, 1), logs: &syncBuffer{},
 	}
-	addrs := []string{freeAddr(), freeAddr(), freeAddr()}
+	addrs := distinctFreeAddrs(3)
 	r.api, r.health, r.metrics = "http://"+addrs[0], "http://"+addrs[1], "http://"+addrs[2]
 	log := zap.New(zap.WriteTo(r.logs), zap.UseDevMode(true)).WithName(r.pod)
 	opts := chatrunner.Options{
@@ -124,12 +145,27 @@ func (f *fleet) start(k int) *fleetRunner {
 		Config:        rc,
 		Resolve:       f.resolve,
 		LeaseDuration: fleetLeaseDuration, RenewDeadline: fleetRenewDeadline, RetryPeriod: fleetRetryPeriod,
+		ProbeInterval: f.opts.probeInterval, ProbeRetry: f.opts.probeRetry,
 	}
 	f.mu.Lock()
 	f.active[k] = r
 	f.mu.Unlock()
 	go func() { r.done <- chatrunner.Run(logr.NewContext(runCtx, log), opts) }()
 	return r
+}
+
+// distinctFreeAddrs returns n free loopback addresses, all different: freeAddr may hand
+// out a port again once its listener closed, and a runner whose health and metrics
+// endpoints got the same one would not start.
+func distinctFreeAddrs(n int) []string {
+	GinkgoHelper()
+	var out []string
+	for len(out) < n {
+		if a := freeAddr(); !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // startReady starts runner ordinal k and waits for its readiness: it holds its own store.
@@ -154,6 +190,14 @@ func (f *fleet) resolve(k int) (*url.URL, error) {
 // rollOut marks the runner StatefulSet rolled out with n replicas and waits for Ready.
 func (f *fleet) rollOut(n int32) {
 	GinkgoHelper()
+	f.markRolledOut(n)
+	expectReady(f.key, metav1.ConditionTrue, chatv1alpha1.AvailableReason)
+}
+
+// markRolledOut marks the runner StatefulSet rolled out with n replicas, as the
+// StatefulSet controller and the kubelet would: Ready then says what Genesys answers.
+func (f *fleet) markRolledOut(n int32) {
+	GinkgoHelper()
 	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		sts := &appsv1.StatefulSet{}
 		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.key.Namespace, Name: f.key.Name + "-runner"}, sts); err != nil {
@@ -165,7 +209,6 @@ func (f *fleet) rollOut(n int32) {
 		}
 		return k8sClient.Status().Update(ctx, sts)
 	})).To(Succeed())
-	expectReady(f.key, metav1.ConditionTrue, chatv1alpha1.AvailableReason)
 }
 
 // stopGracefully cancels a runner as the kubelet's SIGTERM would: it must hand its

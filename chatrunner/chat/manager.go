@@ -50,6 +50,13 @@ type Options struct {
 	Store Store
 	// Ordinal is this runner's ordinal: its new chats go into that ordinal's store.
 	Ordinal int
+	// ProbeIdle is how long without an answer from Genesys before the runner probes it;
+	// DefaultProbeIdle (30 s) when 0.
+	ProbeIdle time.Duration
+	// ProbeRetry is how often the runner probes again while its last call or probe
+	// failed; DefaultProbeRetry (10 s) when 0. Run looks whether a probe is due every 2 s,
+	// or every half of ProbeRetry when that is shorter.
+	ProbeRetry time.Duration
 }
 
 // Manager runs every chat of one runner.
@@ -146,7 +153,8 @@ func (m *Manager) Run(ctx context.Context) error {
 	close(m.running)
 	sweep := m.clock.NewTicker(time.Minute)
 	defer sweep.Stop()
-	probe := m.clock.NewTicker(probeTick)
+	_, _, tick := m.probeTimings()
+	probe := m.clock.NewTicker(tick)
 	defer probe.Stop()
 	go m.sched.run(ctx)
 	probing := make(chan struct{}, 1)

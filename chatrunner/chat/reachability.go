@@ -54,11 +54,18 @@ func (m *Manager) observeCall(err error, kind callKind) {
 	}
 	m.counts.failures++
 	m.counts.authFailed = authFailure(err)
-	if msg := err.Error(); msg != m.counts.lastError {
+	if msg := err.Error(); msg != m.counts.lastError || m.counts.failures <= notifyFailures {
 		m.counts.lastError = msg
 		m.notify()
 	}
 }
+
+// notifyFailures is how many failures in a row each make the runner write its status
+// entry at once, also when the error is the same as the last one: the operator turns
+// Ready False when genesysFailures reaches 3, and waiting for the next heartbeat (30 s)
+// would delay that by as much. Further failures of the same error wait for the heartbeat,
+// so that an outage under traffic does not cost a status write a second.
+const notifyFailures = 10
 
 // authFailure reports whether a Chat API call failed because Genesys (or its proxy)
 // refused the credentials, or none could be had.
@@ -75,15 +82,34 @@ func authFailure(err error) bool {
 // credentials, a wrong service path) shows it before the first customer does, and one that
 // recovers shows that within a probe.
 const (
-	// probeIdle is how long without an answer from Genesys before a probe: an idle
-	// gateway's runners probe this often; a busy one's calls answer for them.
-	probeIdle = 30 * time.Second
-	// probeRetry is how often a runner whose last call or probe failed probes again, so
-	// that recovery shows within it.
-	probeRetry = 10 * time.Second
-	// probeTick is how often the runner looks whether a probe is due.
+	// DefaultProbeIdle is how long without an answer from Genesys before a probe
+	// (Options.ProbeIdle when 0): an idle gateway's runners probe this often; a busy one's
+	// calls answer for them.
+	DefaultProbeIdle = 30 * time.Second
+	// DefaultProbeRetry is how often a runner whose last call or probe failed probes again
+	// (Options.ProbeRetry when 0), so that recovery shows within it.
+	DefaultProbeRetry = 10 * time.Second
+
+	probeIdle  = DefaultProbeIdle
+	probeRetry = DefaultProbeRetry
+	// probeTick is how often the runner looks whether a probe is due; at most half the
+	// retry interval, so that a failing runner probes about every retry interval.
 	probeTick = 2 * time.Second
 )
+
+// probeTimings are the manager's probe intervals: Options.ProbeIdle and ProbeRetry, the
+// defaults when 0, and the tick that looks whether a probe is due.
+func (m *Manager) probeTimings() (idle, retry, tick time.Duration) {
+	idle, retry = m.opts.ProbeIdle, m.opts.ProbeRetry
+	if idle <= 0 {
+		idle = probeIdle
+	}
+	if retry <= 0 {
+		retry = probeRetry
+	}
+	tick = min(probeTick, max(retry/2, time.Millisecond))
+	return idle, retry, tick
+}
 
 // prober is a Chat API client that can probe (*gms.Client): Probe asks GMS a call that
 // creates nothing.
@@ -91,18 +117,20 @@ type prober interface {
 	Probe(ctx context.Context) error
 }
 
-// probeIfDue probes Genesys when no call was answered for probeIdle, or the last outcome
-// was a failure and probeRetry passed since the last probe; at once at start.
+// probeIfDue probes Genesys when no call was answered for the idle interval, or the last
+// outcome was a failure and the retry interval passed since the last probe; at once at
+// start (see probeTimings).
 func (m *Manager) probeIfDue(ctx context.Context) {
 	p, ok := m.opts.GMS.(prober)
 	if !ok {
 		return
 	}
+	idle, retry, _ := m.probeTimings()
 	now := m.clock.Now()
 	m.mu.Lock()
 	due := m.counts.lastProbe.IsZero() ||
-		now.Sub(m.counts.answered) >= probeIdle && now.Sub(m.counts.lastProbe) >= probeRetry ||
-		m.counts.failures > 0 && now.Sub(m.counts.lastProbe) >= probeRetry
+		now.Sub(m.counts.answered) >= idle && now.Sub(m.counts.lastProbe) >= retry ||
+		m.counts.failures > 0 && now.Sub(m.counts.lastProbe) >= retry
 	if due {
 		m.counts.lastProbe = now
 	}
