@@ -71,17 +71,9 @@ func (c *Client) post(ctx context.Context, op Operation, endpoint, contentType s
 	} else {
 		req.Header.Set("Content-Type", contentType)
 	}
-	if c.auth != nil {
-		if err := c.auth.Authorize(actx, req); err != nil {
-			if ctx.Err() != nil {
-				return fail(0, &stoppedError{err: ctx.Err()})
-			}
-			return fail(0, &authError{err: err})
-		}
-	}
-	hr, err := c.http.Do(req)
-	if err != nil {
-		return fail(0, transportError(ctx, actx, timeout, err))
+	hr, failure := c.authorizedDo(ctx, actx, req, timeout)
+	if failure != nil {
+		return fail(0, failure)
 	}
 	defer func() { _ = hr.Body.Close() }()
 	buf := getBodyBuffer()
@@ -209,4 +201,23 @@ func describeJSONError(err error) string {
 		return fmt.Sprintf("unexpected JSON %s in %s", typ.Value, typ.Field)
 	}
 	return "invalid JSON"
+}
+
+// authorizedDo authorizes a request (when the client has an authorizer) and sends it, once:
+// the failure, if any, is the stop of the caller's context, the authorizer's refusal, or
+// the transport's error, classified.
+func (c *Client) authorizedDo(ctx, actx context.Context, req *http.Request, timeout time.Duration) (*http.Response, error) {
+	if c.auth != nil {
+		if err := c.auth.Authorize(actx, req); err != nil {
+			if ctx.Err() != nil {
+				return nil, &stoppedError{err: ctx.Err()}
+			}
+			return nil, &authError{err: err}
+		}
+	}
+	hr, err := c.http.Do(req)
+	if err != nil {
+		return nil, transportError(ctx, actx, timeout, err)
+	}
+	return hr, nil
 }

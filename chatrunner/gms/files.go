@@ -484,17 +484,9 @@ func (c *Client) downloadAttempt(ctx context.Context, endpoint string, s *Sessio
 		return fail(0, &requestError{reason: "invalid URL"})
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if c.auth != nil {
-		if err := c.auth.Authorize(actx, req); err != nil {
-			if ctx.Err() != nil {
-				return fail(0, &stoppedError{err: ctx.Err()})
-			}
-			return fail(0, &authError{err: err})
-		}
-	}
-	hr, err := c.http.Do(req)
-	if err != nil {
-		return fail(0, transportError(ctx, actx, timeout, err))
+	hr, failure := c.authorizedDo(ctx, actx, req, timeout)
+	if failure != nil {
+		return fail(0, failure)
 	}
 	closeAll := func() { _ = hr.Body.Close(); cancel() }
 	mt, _, _ := mime.ParseMediaType(hr.Header.Get("Content-Type"))
