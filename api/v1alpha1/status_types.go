@@ -144,6 +144,12 @@ type RunnerStatus struct {
 	// +optional
 	GenesysFailures int32 `json:"genesysFailures,omitempty"`
 
+	// pollLagMilliseconds is how late the runner's polls started, at most, in the last 10 s:
+	// a runner short of CPU falls behind its schedule. Beyond twice the polling interval
+	// (at least 2 s) it refuses new escalations (503, Retry-After) until it catches up.
+	// +optional
+	PollLagMilliseconds int64 `json:"pollLagMilliseconds,omitempty"`
+
 	// lastError is the runner's last Genesys error, without any credential.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024

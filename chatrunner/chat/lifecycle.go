@@ -42,6 +42,7 @@ func (m *Manager) Escalate(ctx context.Context, e Escalation) (View, bool, error
 	if m.draining.Load() {
 		return View{}, false, ErrDraining
 	}
+
 	now := m.clock.Now()
 	m.mu.Lock()
 	if c, ok := m.byConversation[e.ConversationID]; ok {
@@ -49,6 +50,13 @@ func (m *Manager) Escalate(ctx context.Context, e Escalation) (View, bool, error
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.view(), false, nil
+	}
+	if lag := m.lag.lag(now); lag > shedLag(s.PollInterval) {
+		// Behind its polls (short of CPU): a new chat would make every chat later. A live
+		// chat of the conversation is still answered (above).
+		capacity := m.agents.available() * s.MaxChatsPerAgent
+		m.mu.Unlock()
+		return View{}, false, &CapacityError{Capacity: capacity, RetryAfter: shedRetryAfter, Behind: lag}
 	}
 	m.agents.refresh(now, s.AvailabilityRefresh)
 	slot, probe := m.agents.assign(s.MaxChatsPerAgent), false
@@ -278,9 +286,11 @@ func (m *Manager) firePoll(c *chat, due time.Time) {
 // time.
 func (m *Manager) poll(c *chat, due time.Time) {
 	defer c.polling.Store(false)
+	// The scheduler fires polls due within batchWindow together: up to that early.
+	late := max(m.clock.Since(due), 0)
+	m.lag.observe(m.clock.Now(), late)
 	if m.opts.PollLateness != nil {
-		// The scheduler fires polls due within batchWindow together: up to that early.
-		m.opts.PollLateness(max(m.clock.Since(due), 0))
+		m.opts.PollLateness(late)
 	}
 	s := m.Settings()
 	c.mu.Lock()

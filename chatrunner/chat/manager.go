@@ -85,6 +85,8 @@ type Manager struct {
 	// passes: the API tells their readers to ask again instead of "not found".
 	handedOver map[string]time.Time
 	draining   atomic.Bool
+	// lag is how far behind its poll schedule the runner is.
+	lag lagTracker
 }
 
 // counts are a runner's chat counters.

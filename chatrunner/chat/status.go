@@ -31,6 +31,7 @@ func (m *Manager) Status() chatv1alpha1.RunnerStatus {
 		LastError:             m.counts.lastError,
 		LastGenesysAnswerTime: timeOrNil(m.counts.answered),
 		GenesysFailures:       int32(min(m.counts.failures, math.MaxInt32)),
+		PollLagMilliseconds:   m.lag.lag(m.clock.Now()).Milliseconds(),
 	}
 	if m.counts.authFailed {
 		st.AuthError = m.counts.lastError

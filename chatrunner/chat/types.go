@@ -177,13 +177,19 @@ type StateError struct {
 
 func (e *StateError) Error() string { return fmt.Sprintf("chat is %s: %s", e.State, e.Detail) }
 
-// CapacityError refuses an escalation beyond the runner's capacity.
+// CapacityError refuses an escalation beyond the runner's capacity, or while it is behind
+// its poll schedule (Behind > 0: short of CPU).
 type CapacityError struct {
 	Capacity   int
 	RetryAfter time.Duration
+	// Behind is how late the runner's polls are, when that is why.
+	Behind time.Duration
 }
 
 func (e *CapacityError) Error() string {
+	if e.Behind > 0 {
+		return fmt.Sprintf("this runner is %s behind its polls (short of CPU): it takes no new chat until it catches up", e.Behind.Round(time.Millisecond))
+	}
 	return fmt.Sprintf("the gateway is at its capacity of %d chats on this runner", e.Capacity)
 }
 

@@ -14,7 +14,7 @@ type engineCollector struct {
 	status    func() chatv1alpha1.RunnerStatus
 	authError func() string
 
-	capacity, agents, failures, lastAnswer, authFailing *prometheus.Desc
+	capacity, agents, failures, lastAnswer, authFailing, pollLag *prometheus.Desc
 }
 
 // RegisterEngine registers the figures of the runner's engine (chat.Manager.Status) of a
@@ -40,11 +40,13 @@ func RegisterEngine(reg prometheus.Registerer, gateway string, status func() cha
 			"When Genesys last answered one of the runner's Chat API calls or probes (Unix time; 0 before the first)."),
 		authFailing: desc("auth_failing",
 			"1 while the runner fails to authenticate to Genesys (credentials refused, no Entra ID token), else 0."),
+		pollLag: desc("poll_lag_seconds",
+			"How late the runner's polls started, at most, in the last 10 s: beyond twice the polling interval (2 s at least) it sheds new escalations."),
 	})
 }
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.capacity, c.agents, c.failures, c.lastAnswer, c.authFailing} {
+	for _, d := range []*prometheus.Desc{c.capacity, c.agents, c.failures, c.lastAnswer, c.authFailing, c.pollLag} {
 		ch <- d
 	}
 }
@@ -67,6 +69,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.failures, float64(st.GenesysFailures))
 	gauge(c.lastAnswer, lastAnswer)
 	gauge(c.authFailing, boolValue(authFailing))
+	gauge(c.pollLag, float64(st.PollLagMilliseconds)/1000)
 }
 
 func boolValue(b bool) float64 {

@@ -1,0 +1,52 @@
+package chat
+
+import (
+	"sync"
+	"time"
+)
+
+// lagWindow is how long a poll's lateness counts towards the runner's lag.
+const lagWindow = 10 * time.Second
+
+// lagTracker keeps the largest poll lateness of the last lagWindow (two half-window
+// buckets): how far behind its schedule a runner short of CPU has fallen.
+type lagTracker struct {
+	mu       sync.Mutex
+	start    time.Time // of the current bucket
+	cur, old time.Duration
+}
+
+// observe records a poll's lateness at now.
+func (l *lagTracker) observe(now time.Time, late time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.roll(now)
+	l.cur = max(l.cur, late)
+}
+
+// lag returns the largest lateness of the last lagWindow at now.
+func (l *lagTracker) lag(now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.roll(now)
+	return max(l.cur, l.old)
+}
+
+// roll moves to a new bucket every half window; called with l.mu held.
+func (l *lagTracker) roll(now time.Time) {
+	switch d := now.Sub(l.start); {
+	case d >= lagWindow:
+		l.start, l.cur, l.old = now, 0, 0
+	case d >= lagWindow/2:
+		l.start, l.old, l.cur = now, l.cur, 0
+	}
+}
+
+// shedLag is how far behind its polls a runner may fall before it refuses new
+// escalations (503 with Retry-After, like a full runner): twice the polling interval, at
+// least 2 s. It sheds load long before a chat's gap between polls nears Genesys' idle
+// timeout (45 s), while a poll merely late by a moment does not shed.
+func shedLag(interval time.Duration) time.Duration { return max(2*interval, 2*time.Second) }
+
+// shedRetryAfter is the Retry-After of an escalation shed because the runner is behind.
+const shedRetryAfter = 10 * time.Second
