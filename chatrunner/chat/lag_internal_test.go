@@ -18,8 +18,8 @@ func TestLagTrackerKeepsTheLargestLatenessOfTheWindow(t *testing.T) {
 	l.observe(t0.Add(time.Second), 3*time.Second)
 	l.observe(t0.Add(2*time.Second), 100*time.Millisecond)
 	g.Expect(l.lag(t0.Add(2 * time.Second))).To(Equal(3 * time.Second))
-	g.Expect(l.lag(t0.Add(7 * time.Second))).To(Equal(3*time.Second), "still within the window")
-	g.Expect(l.lag(t0.Add(13 * time.Second))).To(BeZero(), "forgotten after the window")
+	g.Expect(l.lag(t0.Add(7*time.Second))).To(Equal(3*time.Second), "still within the window")
+	g.Expect(l.lag(t0.Add(13*time.Second))).To(BeZero(), "forgotten after the window")
 	g.Expect(shedLag(time.Second)).To(Equal(2 * time.Second))
 	g.Expect(shedLag(5 * time.Second)).To(Equal(10 * time.Second))
 }
