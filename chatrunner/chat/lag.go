@@ -43,10 +43,10 @@ func (l *lagTracker) roll(now time.Time) {
 }
 
 // shedLag is how far behind its polls a runner may fall before it refuses new
-// escalations (503 with Retry-After, like a full runner): twice the polling interval, at
-// least 2 s. It sheds load long before a chat's gap between polls nears Genesys' idle
-// timeout (45 s), while a poll merely late by a moment does not shed.
-func shedLag(interval time.Duration) time.Duration { return max(2*interval, 2*time.Second) }
+// escalations (503 with Retry-After, like a full runner): three polling intervals, at
+// least 3 s. It sheds load long before a chat's gap between polls nears Genesys' idle
+// timeout (45 s), while a poll merely late by a moment (a GC pause, a busy node) does not.
+func shedLag(interval time.Duration) time.Duration { return max(3*interval, 3*time.Second) }
 
 // shedRetryAfter is the Retry-After of an escalation shed because the runner is behind.
 const shedRetryAfter = 10 * time.Second
