@@ -51,6 +51,14 @@ type config struct {
 	cpuProfile string
 	memProfile string
 	trace      bool
+	// cpus holds each measured process to this much CPU (a cgroup quota); 0 leaves it
+	// unlimited. cpuLimitDesc says how, for the report.
+	cpus         float64
+	cpuLimitDesc string
+	// The capacity search.
+	capacity       bool
+	capacityStart  int
+	capacityWindow time.Duration
 	// The store mode.
 	assets            string
 	kubeconfig        string
@@ -82,6 +90,10 @@ func main() {
 	fs.StringVar(&cfg.storeQPSList, "store-qps", "50", "Store mode: the engine's client QPS limits to measure, one run each (burst twice it); 50 is the runner's own limit, 0 keeps client-go's default (5, burst 10), which starved the store at 10,000 chats.")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "Write a CPU profile of each side's window to this path plus .runner or .bare.")
 	fs.StringVar(&cfg.memProfile, "memprofile", "", "Write an allocation profile of each side to this path plus .runner or .bare.")
+	fs.Float64Var(&cfg.cpus, "cpus", 0, "Hold each measured process (the runner, bare and webhook children, one at a time; not the store mode) to this much CPU, e.g. 0.5, with a cgroup quota (cgroup v2 cpu.max, else cgroup v1 cpu.cfs_quota_us; needs root), and set its GOMAXPROCS to the next whole number; 0 leaves it unlimited. Fails when no cgroup cpu controller is usable.")
+	fs.BoolVar(&cfg.capacity, "capacity", false, "Instead of the report, search for each of the runner and bare modes in -modes the largest number of chats it sustains at 1 s polling (poll lateness p99 < 50 ms and polls/s >= 0.99 x chats): doubling from -capacity-start, then bisecting to within 10%, one -capacity-window window per trial (each trial also ramps up and warms up; a search takes several minutes per side).")
+	fs.IntVar(&cfg.capacityStart, "capacity-start", 1000, "Capacity search: the first number of chats tried.")
+	fs.DurationVar(&cfg.capacityWindow, "capacity-window", 10*time.Second, "Capacity search: the measured window of each trial.")
 	fs.BoolVar(&cfg.trace, "trace", false, "Log the polls of each second of the window and the goroutines.")
 	fs.Float64Var(&cfg.storeQPS, "store-child-qps", 0, "Internal: the store child's client QPS limit.")
 	fs.StringVar(&cfg.child, "child", "", "Internal: run as the runner, bare, store or sim child process.")
@@ -137,6 +149,22 @@ func raiseFileLimit() {
 func runParent(ctx context.Context, cfg config) error {
 	if cfg.chats < 1 {
 		return fmt.Errorf("-chats must be at least 1")
+	}
+	if cfg.cpus < 0 {
+		return fmt.Errorf("-cpus must not be negative")
+	}
+	if cfg.cpus > 0 {
+		// Check now that the quota can be set, rather than after a side ran.
+		lim, err := newCPULimit(cfg.cpus)
+		if err != nil {
+			return err
+		}
+		lim.remove()
+		cfg.cpuLimitDesc = fmt.Sprintf("each measured process held to %g CPU (%s), GOMAXPROCS %d",
+			cfg.cpus, lim.desc, gomaxprocsFor(cfg.cpus))
+	}
+	if cfg.capacity {
+		return runCapacity(ctx, cfg)
 	}
 	var results []*result
 	var stored []*storeReport

@@ -75,12 +75,42 @@ func runSide(ctx context.Context, cfg config, mode string) (*result, error) {
 	}
 	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
+	var lim *cpuLimit
+	if cfg.cpus > 0 {
+		if lim, err = newCPULimit(cfg.cpus); err != nil {
+			return nil, err
+		}
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(gomaxprocsFor(cfg.cpus)))
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
+		if lim != nil {
+			lim.remove()
+		}
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		if lim != nil {
+			lim.remove()
+		}
 		return nil, fmt.Errorf("starting the %s process: %w", mode, err)
+	}
+	waited := false
+	defer func() {
+		if !waited {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if lim != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s process cgroup %s: %s\n", mode, lim.dir, lim.throttling())
+			lim.remove()
+		}
+	}()
+	if lim != nil {
+		// Before its work: the child ramps its chats up only after it started.
+		if err := lim.add(cmd.Process.Pid); err != nil {
+			return nil, err
+		}
 	}
 	stopped := make(chan struct{})
 	defer close(stopped)
@@ -130,6 +160,7 @@ func runSide(ctx context.Context, cfg config, mode string) (*result, error) {
 			fmt.Fprintln(os.Stderr, line)
 		}
 	}
+	waited = true
 	if err := cmd.Wait(); err != nil {
 		return nil, fmt.Errorf("the %s process: %w", mode, err)
 	}

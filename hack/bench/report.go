@@ -13,7 +13,7 @@ import (
 // printReport writes the results as a Markdown section.
 func printReport(w io.Writer, cfg config, rs []*result, stored []*storeReport) {
 	fmt.Fprintf(w, "\n#### %d chats, 1 s polling, %v window\n\n", cfg.chats, cfg.duration)
-	fmt.Fprintf(w, "Machine: %s\n\n", machine())
+	fmt.Fprintf(w, "Machine: %s\n\n", machineLine(cfg))
 	var sides []*result
 	for _, r := range rs {
 		if r.Mode != modeWebhook {
@@ -187,4 +187,12 @@ func machine() string {
 	}
 	return fmt.Sprintf("%s, %d CPUs (GOMAXPROCS %d)%s, %s/%s, %s", model, runtime.NumCPU(), runtime.GOMAXPROCS(0),
 		mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+// machineLine is machine plus the CPU quota of the measured processes, if any.
+func machineLine(cfg config) string {
+	if cfg.cpuLimitDesc == "" {
+		return machine()
+	}
+	return machine() + "; " + cfg.cpuLimitDesc
 }
