@@ -166,15 +166,19 @@ func (c *custody) status(st *chatv1alpha1.RunnerStatus) {
 	for _, k := range c.leases.Held() {
 		st.OwnedStores = append(st.OwnedStores, int32(k))
 	}
-	f := c.figures()
+	stats := c.store.Stats()
+	f := c.figuresOf(stats)
 	st.ChatsResumed, st.ChatsAdopted, st.ChatsHandedOver = f.Resumed, f.Adopted, f.HandedOver
 	st.StoredChats, st.StoreWrites = int32(f.StoredChats), f.StoreWrites
-	st.StoreError = c.store.Stats().LastError
+	st.StoreError = stats.LastError
 }
 
 // figures are the custody figures for metrics.
-func (c *custody) figures() metrics.CustodyFigures {
-	st, h := c.store.Stats(), c.engine.Handover()
+func (c *custody) figures() metrics.CustodyFigures { return c.figuresOf(c.store.Stats()) }
+
+// figuresOf are the custody figures with the store's stats read once.
+func (c *custody) figuresOf(st store.Stats) metrics.CustodyFigures {
+	h := c.engine.Handover()
 	return metrics.CustodyFigures{
 		StoredChats: st.Records, OwnedStores: len(c.leases.Held()),
 		StoreWrites: st.Writes, StoreWriteErrors: st.WriteErrors,

@@ -88,8 +88,8 @@ func (c *chat) encodeRecord() ([]byte, error) {
 // called with c.mu held. The store coalesces the writes.
 func (m *Manager) persist(c *chat) {
 	st := m.opts.Store
-	if st == nil || c.store.shard < 0 || terminal(c.state) {
-		return
+	if st == nil || c.store.shard < 0 || c.over() {
+		return // an ended chat's record is removed; one that left is its new owner's
 	}
 	mk := c.mark()
 	if mk == c.saved {

@@ -29,19 +29,29 @@ const (
 	maxPartContentType = 255
 )
 
-// files serves POST /v1/chats/{id}/files: the user's file, streamed to Genesys.
-func (a *server) files(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if r.Method != http.MethodPost {
-		methodNotAllowed(w, http.MethodPost)
-		return
+// fileEngine is what both file calls check first: the method, the chat's owner (a call
+// another runner owns is forwarded there) and an engine that serves files. It reports
+// false once it has answered.
+func (a *server) fileEngine(w http.ResponseWriter, r *http.Request, method, id string) (FileEngine, bool) {
+	if r.Method != method {
+		methodNotAllowed(w, method)
+		return nil, false
 	}
 	if a.forwardChat(w, r, id) {
-		return
+		return nil, false
 	}
 	fe, ok := a.opts.Engine.(FileEngine)
 	if !ok {
 		problemNotFound.with("This runner serves no files.", "").write(w)
+	}
+	return fe, ok
+}
+
+// files serves POST /v1/chats/{id}/files: the user's file, streamed to Genesys.
+func (a *server) files(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	fe, ok := a.fileEngine(w, r, http.MethodPost, id)
+	if !ok {
 		return
 	}
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -107,16 +117,8 @@ func (a *server) files(w http.ResponseWriter, r *http.Request) {
 // Genesys with its Content-Type and Content-Length, as an attachment.
 func (a *server) file(w http.ResponseWriter, r *http.Request) {
 	id, fileID := r.PathValue("id"), r.PathValue("fileId")
-	if r.Method != http.MethodGet {
-		methodNotAllowed(w, http.MethodGet)
-		return
-	}
-	if a.forwardChat(w, r, id) {
-		return
-	}
-	fe, ok := a.opts.Engine.(FileEngine)
+	fe, ok := a.fileEngine(w, r, http.MethodGet, id)
 	if !ok {
-		problemNotFound.with("This runner serves no files.", "").write(w)
 		return
 	}
 	body, info, err := fe.DownloadFile(r.Context(), id, fileID)
