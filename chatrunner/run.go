@@ -102,6 +102,7 @@ func Run(ctx context.Context, opts Options) error {
 		Observers:    []chat.Observer{chatEvents, mets},
 		IDPrefix:     escalation.ChatIDPrefix(self),
 		PollLateness: mets.ObservePollLateness,
+		PollSkipped:  mets.PollSkipped,
 		Store:        cust.store,
 		Ordinal:      self,
 		ProbeIdle:    opts.ProbeInterval,

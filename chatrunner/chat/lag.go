@@ -43,10 +43,13 @@ func (l *lagTracker) roll(now time.Time) {
 }
 
 // shedLag is how far behind its polls a runner may fall before it refuses new
-// escalations (503 with Retry-After, like a full runner): three polling intervals, at
-// least 3 s. It sheds load long before a chat's gap between polls nears Genesys' idle
-// timeout (45 s), while a poll merely late by a moment (a GC pause, a busy node) does not.
-func shedLag(interval time.Duration) time.Duration { return max(3*interval, 3*time.Second) }
+// escalations (503 with Retry-After, like a full runner): one polling interval. A chat's
+// gap between two polls is the interval plus how much later the second started than the
+// first, so at this lag the gaps reach about two intervals, and the runner stops taking
+// chats a whole interval before any gap reaches three (the bound make bench checks with the
+// runner held to half a core), and far below Genesys' idle timeouts. A poll late by a
+// moment (a GC pause, a CPU quota's throttling, some tens of milliseconds) sheds nothing.
+func shedLag(interval time.Duration) time.Duration { return interval }
 
 // shedRetryAfter is the Retry-After of an escalation shed because the runner is behind.
 const shedRetryAfter = 10 * time.Second

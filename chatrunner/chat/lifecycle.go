@@ -275,10 +275,19 @@ func (m *Manager) request(c *chat) {
 // skips its turn too.
 func (m *Manager) firePoll(c *chat, due time.Time) {
 	if !c.polling.CompareAndSwap(false, true) {
+		m.skipped()
 		return
 	}
 	if !m.sched.pollers.submit(pollJob{m: m, c: c, due: due}) {
 		c.polling.Store(false)
+		m.skipped()
+	}
+}
+
+// skipped reports a chat's skipped turn.
+func (m *Manager) skipped() {
+	if m.opts.PollSkipped != nil {
+		m.opts.PollSkipped()
 	}
 }
 

@@ -108,7 +108,9 @@ func TestSlowPollSkipsItsChatsTurnsWithoutStarvingOthers(t *testing.T) {
 		"slow": make(chan struct{}), "fast": make(chan struct{}),
 	}}
 	close(stub.gates["fast"])
-	m := NewManager(Options{GMS: stub, Settings: Settings{PollInterval: time.Second, EscalationTimeout: time.Hour}})
+	var skipped atomic.Int32
+	m := NewManager(Options{GMS: stub, Settings: Settings{PollInterval: time.Second, EscalationTimeout: time.Hour},
+		PollSkipped: func() { skipped.Add(1) }})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	m.base = ctx
@@ -133,6 +135,7 @@ func TestSlowPollSkipsItsChatsTurnsWithoutStarvingOthers(t *testing.T) {
 	}
 	g.Expect(stub.count("slow")).To(Equal(1))
 	g.Expect(stub.count("fast")).To(Equal(5))
+	g.Expect(skipped.Load()).To(BeNumerically("==", 5), "each skipped turn is reported, and only those")
 	alive, idle := m.sched.pollers.size()
 	g.Expect(alive).To(Equal(2), "one poller busy with the slow chat, one reused for the fast one")
 	g.Expect(idle).To(Equal(1))

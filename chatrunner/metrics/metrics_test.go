@@ -139,6 +139,13 @@ func TestObservePollLateness(t *testing.T) {
 	}
 }
 
+func TestPollSkipped(t *testing.T) {
+	m, reg := newMetrics(t)
+	m.PollSkipped()
+	m.PollSkipped()
+	expectValue(t, reg, 2, "genesys_chatrunner_polls_skipped_total")
+}
+
 func TestStatusWritten(t *testing.T) {
 	m, reg := newMetrics(t)
 	m.StatusWritten()

@@ -57,6 +57,11 @@ func (m *Metrics) ObservePollLateness(d time.Duration) {
 	m.pollLateness.Observe(max(d, 0).Seconds())
 }
 
+// PollSkipped counts a chat's skipped turn (chat.Options.PollSkipped).
+func (m *Metrics) PollSkipped() {
+	m.pollsSkipped.Inc()
+}
+
 // StatusWritten counts a write of the runner's status entry (report.StatusOptions.OnWrite).
 func (m *Metrics) StatusWritten() {
 	m.statusWrites.Inc()
