@@ -279,7 +279,7 @@ func (s *Simulator) sessionLocked(op gms.Operation, chatID, fileID string, form 
 		resp.ChatID, resp.UserID, resp.Alias, resp.ChatEnded = chatID, userID, c.alias, true
 		return http.StatusOK, resp
 	}
-	c.lastRequest = now
+	c.requested(now)
 	if fx.aliasChange {
 		c.alias = fx.alias
 		if c.alias == "" {

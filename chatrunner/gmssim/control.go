@@ -110,6 +110,13 @@ func (s *Simulator) controlHandler() http.Handler {
 		s.ResetRequests()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("GET /sim/stats", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Stats())
+	})
+	mux.HandleFunc("DELETE /sim/stats", func(w http.ResponseWriter, _ *http.Request) {
+		s.ResetStats()
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("/sim/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, "no such control operation: "+r.Method+" "+r.URL.Path)
 	})

@@ -168,6 +168,17 @@ func (c *ControlClient) ResetRequests(ctx context.Context) error {
 	return c.do(ctx, http.MethodDelete, "/sim/requests", nil, http.StatusNoContent, nil)
 }
 
+// Stats reads the figures over the chats (GET /sim/stats).
+func (c *ControlClient) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	return st, c.do(ctx, http.MethodGet, "/sim/stats", nil, http.StatusOK, &st)
+}
+
+// ResetStats starts the request gaps afresh (DELETE /sim/stats).
+func (c *ControlClient) ResetStats(ctx context.Context) error {
+	return c.do(ctx, http.MethodDelete, "/sim/stats", nil, http.StatusNoContent, nil)
+}
+
 // ActiveFault is an injected fault as GET /sim/faults lists it: its id, and the hits it
 // has left (0: until cleared).
 type ActiveFault struct {

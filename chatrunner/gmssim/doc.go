@@ -169,6 +169,8 @@
 //	DELETE /sim/faults
 //	GET    /sim/requests              the recorded requests, secrets redacted
 //	DELETE /sim/requests
+//	GET    /sim/stats                 Stats: live chats, chats the idle rules ended, request gaps
+//	DELETE /sim/stats                 start the request gaps afresh
 //
 // An unknown chat is 404, an ended chat or an agent action without an agent 409. In
 // /sim/requests the secureKey form value and the Authorization and Proxy-Authorization headers

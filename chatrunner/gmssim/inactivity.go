@@ -56,5 +56,6 @@ func (c *chat) inactive(now time.Time, alert, closeAfter time.Duration) {
 	if closeAt := alertAt.Add(closeAfter); now.After(closeAt) {
 		c.add(closeAt, gms.Event{From: system, Type: gms.EventIdleClose, Text: idleCloseText})
 		c.end()
+		c.endedBy = endedByInactivity
 	}
 }

@@ -74,6 +74,10 @@ type chat struct {
 	// endDelivered is true once an answer told the client that the chat ended.
 	endDelivered bool
 	lastRequest  time.Time
+	// maxGap is the longest time between two of the client's requests on the chat since
+	// the last ResetStats; endedBy says which idle rule ended the chat ("" for another end).
+	maxGap  time.Duration
+	endedBy string
 	// lastActivity is the time of the last event that counts as activity for the
 	// inactivity control (inactivity.go); idleAlerted says its IdleAlert was sent.
 	lastActivity time.Time
@@ -145,6 +149,7 @@ func (c *chat) expire(now time.Time, timeout time.Duration) {
 		Text: "The chat was closed because the customer was inactive.",
 	})
 	c.end()
+	c.endedBy = endedByIdleTimeout
 }
 
 // snapshot deep-copies the chat.
