@@ -102,7 +102,7 @@ func Run(ctx context.Context, opts Options) error {
 		Observers:    []chat.Observer{chatEvents, mets},
 		IDPrefix:     escalation.ChatIDPrefix(self),
 		PollLateness: mets.ObservePollLateness,
-		PollSkipped:  mets.PollSkipped,
+		PollDeferred: mets.PollDeferred,
 		Store:        cust.store,
 		Ordinal:      self,
 		ProbeIdle:    opts.ProbeInterval,
@@ -217,15 +217,15 @@ func Run(ctx context.Context, opts Options) error {
 	return err
 }
 
-// Client-side rate limits of the runner's API clients. client-go's defaults (5 requests a
-// second, bursts of 10) cap the chat store at 5 writes a second for all its shards: at
-// 10,000 chats (32 shards) a new chat waited longer than its commit timeout for the write
+// Client-side rate limits of the runner's API clients (make bench uses them too).
+// client-go's defaults (5 requests a second, bursts of 10) cap the chat store at 5 writes a
+// second for all its shards: at 10,000 chats (32 shards) a new chat waited longer than its commit timeout for the write
 // that makes it durable, and most escalations were refused (make bench). The store writes
 // each shard at most about once a second, so 32 shards, the Leases' renewals, the status
 // entry and events fit within 50 a second.
 const (
-	apiQPS   = 50
-	apiBurst = 100
+	APIQPS   = 50
+	APIBurst = 100
 )
 
 // withRateLimits returns a copy of cfg with the runner's rate limits, unless cfg sets its
@@ -233,7 +233,7 @@ const (
 func withRateLimits(cfg *rest.Config) *rest.Config {
 	cfg = rest.CopyConfig(cfg)
 	if cfg.QPS == 0 && cfg.RateLimiter == nil {
-		cfg.QPS, cfg.Burst = apiQPS, apiBurst
+		cfg.QPS, cfg.Burst = APIQPS, APIBurst
 	}
 	return cfg
 }

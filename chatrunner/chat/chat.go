@@ -22,8 +22,10 @@ type chat struct {
 	// Chat tells whether Genesys answers again.
 	probe bool
 
-	// polling is set while a Refresh Chat of this chat is in flight.
-	polling atomic.Bool
+	// polling is set while a Refresh Chat of this chat is in flight; deferred is the due
+	// time (Unix nanoseconds) of the latest turn that came meanwhile, 0 when none.
+	polling  atomic.Bool
+	deferred atomic.Int64
 	// entry is the chat's place in the schedule (the scheduler's lock guards it).
 	entry *entry
 	// elem is the chat's place in the manager's active list (the manager's lock).

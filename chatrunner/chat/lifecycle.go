@@ -271,30 +271,55 @@ func (m *Manager) request(c *chat) {
 }
 
 // firePoll starts a chat's poll, on the scheduler's pollers, unless its previous one is
-// still in flight; a chat the pollers cannot take now (stopping, or all maxPollers busy)
-// skips its turn too.
+// still in flight: then the turn is deferred, and runs as soon as that poll ends (poll).
+// Only the latest deferred turn waits, so a slow Genesys never builds a backlog, and a
+// runner short of CPU polls each chat again as soon as it can rather than a whole
+// interval later. A chat the pollers cannot take now (stopping, or all maxPollers busy)
+// skips its turn.
 func (m *Manager) firePoll(c *chat, due time.Time) {
 	if !c.polling.CompareAndSwap(false, true) {
-		m.skipped()
+		c.deferred.Store(due.UnixNano())
+		m.deferredTurn()
 		return
 	}
+	c.deferred.Store(0) // a stale turn, deferred while the last poll was ending, is this one
 	if !m.sched.pollers.submit(pollJob{m: m, c: c, due: due}) {
 		c.polling.Store(false)
-		m.skipped()
+		m.deferredTurn()
 	}
 }
 
-// skipped reports a chat's skipped turn.
-func (m *Manager) skipped() {
-	if m.opts.PollSkipped != nil {
-		m.opts.PollSkipped()
+// deferredTurn reports a chat's turn that could not start when due.
+func (m *Manager) deferredTurn() {
+	if m.opts.PollDeferred != nil {
+		m.opts.PollDeferred()
 	}
 }
 
-// poll refreshes a chat's transcript and acts on it; it ends a chat no agent joined in
-// time.
+// poll polls a chat, then again for each turn deferred meanwhile, on the same poller.
 func (m *Manager) poll(c *chat, due time.Time) {
-	defer c.polling.Store(false)
+	for {
+		m.pollOnce(c, due)
+		d := c.deferred.Swap(0)
+		if d == 0 {
+			c.polling.Store(false)
+			// A turn deferred between the Swap and the Store is not lost: take it back,
+			// unless a new poll took the chat first.
+			if d = c.deferred.Swap(0); d == 0 || !c.polling.CompareAndSwap(false, true) {
+				return
+			}
+		}
+		if m.base.Err() != nil {
+			c.polling.Store(false)
+			return
+		}
+		due = time.Unix(0, d)
+	}
+}
+
+// pollOnce refreshes a chat's transcript and acts on it; it ends a chat no agent joined
+// in time.
+func (m *Manager) pollOnce(c *chat, due time.Time) {
 	// The scheduler fires polls due within batchWindow together: up to that early.
 	late := max(m.clock.Since(due), 0)
 	m.lag.observe(m.clock.Now(), late)

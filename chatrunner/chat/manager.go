@@ -46,11 +46,10 @@ type Options struct {
 	Retention time.Duration
 	// PollLateness observes how late each poll started; optional.
 	PollLateness func(time.Duration)
-	// PollSkipped is called for each turn a chat skipped because its previous poll was
-	// still in flight (a slow Genesys, or a runner short of CPU) or no poller could take
-	// it; optional. A skipped turn makes that chat's gap between polls a whole interval
-	// longer.
-	PollSkipped func()
+	// PollDeferred is called for each turn of a chat that could not start when due: its
+	// previous poll was still in flight (a slow Genesys, or a runner short of CPU), so it
+	// runs when that one ends, or no poller could take it; optional.
+	PollDeferred func()
 	// Store keeps the chats' durable records; nil keeps chats in memory only.
 	Store Store
 	// Ordinal is this runner's ordinal: its new chats go into that ordinal's store.

@@ -15,7 +15,7 @@ import (
 // have a poll in flight at once. A fixed pool smaller than the chat count would then
 // starve the chats behind it; so a job that finds no idle poller starts a new one, up to
 // max. The number of polls in flight is bounded anyway by the chat count, since a chat
-// whose previous poll is in flight skips its turn. In steady state the pool is as large
+// whose previous poll is in flight defers its turn to that poll's poller. In steady state the pool is as large
 // as the polls in flight at the busiest instant (rate × latency, a few dozen for 10,000
 // chats a second answered in a millisecond or two): idle pollers are kept on a stack, the
 // most recently used on top, and those never taken from the bottom of the stack for a

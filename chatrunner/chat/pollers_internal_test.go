@@ -101,16 +101,16 @@ func (b *blockingGMS) count(id string) int {
 	return b.calls[id]
 }
 
-func TestSlowPollSkipsItsChatsTurnsWithoutStarvingOthers(t *testing.T) {
+func TestSlowPollDefersItsChatsTurnsWithoutStarvingOthers(t *testing.T) {
 	g := NewWithT(t)
 	g.SetDefaultEventuallyTimeout(5 * time.Second)
 	stub := &blockingGMS{calls: map[string]int{}, gates: map[string]chan struct{}{
 		"slow": make(chan struct{}), "fast": make(chan struct{}),
 	}}
 	close(stub.gates["fast"])
-	var skipped atomic.Int32
+	var deferred atomic.Int32
 	m := NewManager(Options{GMS: stub, Settings: Settings{PollInterval: time.Second, EscalationTimeout: time.Hour},
-		PollSkipped: func() { skipped.Add(1) }})
+		PollDeferred: func() { deferred.Add(1) }})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	m.base = ctx
@@ -126,7 +126,7 @@ func TestSlowPollSkipsItsChatsTurnsWithoutStarvingOthers(t *testing.T) {
 	m.firePoll(slow, time.Now())
 	g.Eventually(func() int { return stub.count("slow") }).Should(Equal(1))
 	for range 5 {
-		// The slow chat's poll is in flight: its turns are skipped, not queued...
+		// The slow chat's poll is in flight: its turns are deferred, not queued...
 		m.firePoll(slow, time.Now())
 		// ...and the other chat polls meanwhile.
 		m.firePoll(fast, time.Now())
@@ -135,13 +135,16 @@ func TestSlowPollSkipsItsChatsTurnsWithoutStarvingOthers(t *testing.T) {
 	}
 	g.Expect(stub.count("slow")).To(Equal(1))
 	g.Expect(stub.count("fast")).To(Equal(5))
-	g.Expect(skipped.Load()).To(BeNumerically("==", 5), "each skipped turn is reported, and only those")
+	g.Expect(deferred.Load()).To(BeNumerically("==", 5), "each deferred turn is reported, and only those")
 	alive, idle := m.sched.pollers.size()
 	g.Expect(alive).To(Equal(2), "one poller busy with the slow chat, one reused for the fast one")
 	g.Expect(idle).To(Equal(1))
 
+	// Once it ends, the latest deferred turn runs at once, and only that one.
 	close(stub.gates["slow"])
-	g.Eventually(slow.polling.Load).Should(BeFalse())
-	m.firePoll(slow, time.Now())
 	g.Eventually(func() int { return stub.count("slow") }).Should(Equal(2))
+	g.Eventually(slow.polling.Load).Should(BeFalse())
+	g.Consistently(func() int { return stub.count("slow") }, 200*time.Millisecond).Should(Equal(2))
+	m.firePoll(slow, time.Now())
+	g.Eventually(func() int { return stub.count("slow") }).Should(Equal(3))
 }

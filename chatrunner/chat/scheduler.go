@@ -13,8 +13,9 @@ import (
 // scheduler polls every chat at a fixed rate on one timer. Each chat keeps a phase inside
 // the interval, derived from its id, so chats escalated together do not poll together
 // (no thundering herd), and each next poll is due one interval after the previous due
-// time, not after the previous poll ended (no drift). A chat still busy when due is
-// skipped, not queued: a slow Genesys never builds a backlog.
+// time, not after the previous poll ended (no drift). A chat still busy when due has its
+// turn deferred until that poll ends, not queued: only its latest turn waits, so a slow
+// Genesys never builds a backlog (Manager.firePoll).
 type scheduler struct {
 	clock clock.WithTicker
 	fire  func(c *chat, due time.Time)

@@ -32,7 +32,7 @@ type Metrics struct {
 	gmsErrors    *prometheus.CounterVec
 	gmsRetries   *prometheus.CounterVec
 	pollLateness prometheus.Histogram
-	pollsSkipped prometheus.Counter
+	pollsDeferred prometheus.Counter
 	statusWrites prometheus.Counter
 	timeToAgent  prometheus.Histogram
 	chatDuration *prometheus.HistogramVec
@@ -68,8 +68,8 @@ func New(reg prometheus.Registerer, gateway string) *Metrics {
 		pollLateness: prometheus.NewHistogram(histogram("poll_lateness_seconds",
 			"How late scheduled polls of chats started.",
 			[]float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})),
-		pollsSkipped: prometheus.NewCounter(prometheus.CounterOpts(opts("polls_skipped_total",
-			"Turns a chat skipped because its previous poll was still in flight (a slow Genesys, or a runner short of CPU): each makes that chat's gap between polls an interval longer."))),
+		pollsDeferred: prometheus.NewCounter(prometheus.CounterOpts(opts("polls_deferred_total",
+			"Turns of a chat that could not start when due because its previous poll was still in flight (a slow Genesys, or a runner short of CPU): each runs when that poll ends."))),
 		statusWrites: prometheus.NewCounter(prometheus.CounterOpts(opts("status_writes_total",
 			"Writes of the runner's entry of the gateway's status."))),
 		timeToAgent: prometheus.NewHistogram(histogram("time_to_agent_seconds",
@@ -86,7 +86,7 @@ func New(reg prometheus.Registerer, gateway string) *Metrics {
 		m.gmsErrors = register(reg, m.gmsErrors)
 		m.gmsRetries = register(reg, m.gmsRetries)
 		m.pollLateness = register(reg, m.pollLateness)
-		m.pollsSkipped = register(reg, m.pollsSkipped)
+		m.pollsDeferred = register(reg, m.pollsDeferred)
 		m.statusWrites = register(reg, m.statusWrites)
 		m.timeToAgent = register(reg, m.timeToAgent)
 		m.chatDuration = register(reg, m.chatDuration)

@@ -139,11 +139,11 @@ func TestObservePollLateness(t *testing.T) {
 	}
 }
 
-func TestPollSkipped(t *testing.T) {
+func TestPollDeferred(t *testing.T) {
 	m, reg := newMetrics(t)
-	m.PollSkipped()
-	m.PollSkipped()
-	expectValue(t, reg, 2, "genesys_chatrunner_polls_skipped_total")
+	m.PollDeferred()
+	m.PollDeferred()
+	expectValue(t, reg, 2, "genesys_chatrunner_polls_deferred_total")
 }
 
 func TestStatusWritten(t *testing.T) {

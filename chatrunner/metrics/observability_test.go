@@ -41,7 +41,7 @@ func fullRegistry(t *testing.T) *prometheus.Registry {
 	m.Called(gms.OpRefresh, time.Millisecond, codedErr{code: "http_503"})
 	m.Retried(gms.OpRefresh)
 	m.ObservePollLateness(time.Millisecond)
-	m.PollSkipped()
+	m.PollDeferred()
 	m.StatusWritten()
 	w := NewWebhook(reg, gw)
 	w.WebhookDelivered()

@@ -57,9 +57,10 @@ func (m *Metrics) ObservePollLateness(d time.Duration) {
 	m.pollLateness.Observe(max(d, 0).Seconds())
 }
 
-// PollSkipped counts a chat's skipped turn (chat.Options.PollSkipped).
-func (m *Metrics) PollSkipped() {
-	m.pollsSkipped.Inc()
+// PollDeferred counts a chat's turn that could not start when due
+// (chat.Options.PollDeferred).
+func (m *Metrics) PollDeferred() {
+	m.pollsDeferred.Inc()
 }
 
 // StatusWritten counts a write of the runner's status entry (report.StatusOptions.OnWrite).
