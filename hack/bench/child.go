@@ -44,6 +44,7 @@ type meter struct {
 	baseline   atomic.Bool
 	basePolls  atomic.Int64
 	pollErrors atomic.Int64 // polls that failed
+	skipped    atomic.Int64 // turns skipped (the engine's PollSkipped)
 	probes     atomic.Int64 // agent messages asked for
 	lost       atomic.Int64 // agent messages not seen within probeTimeout
 	lateness   hist         // poll start after its due time
@@ -94,12 +95,33 @@ type result struct {
 	Goroutines int    `json:"goroutines"`
 	OpenFiles  int    `json:"openFiles"`
 	RSS        uint64 `json:"rss"`
+	// Skipped is the engine's turns skipped in the window (a poll still in flight).
+	Skipped int64 `json:"skipped"`
+	// What the runner and overload modes carried besides polling, in the window: store
+	// writes, the records stored at the end, webhook deliveries.
+	StoreWrites      int64 `json:"storeWrites"`
+	StoreWriteErrors int64 `json:"storeWriteErrors"`
+	StoredChats      int   `json:"storedChats"`
+	Delivered        int64 `json:"delivered"`
+	DeliveryFailed   int64 `json:"deliveryFailed"`
+	DeliveryRetried  int64 `json:"deliveryRetried"`
 	// Webhook is the webhook mode's delivery figures (partly set by the parent).
 	Webhook *webhookResult `json:"webhook,omitempty"`
+	// Overload is the overload mode's figures.
+	Overload *overloadResult `json:"overload,omitempty"`
 	// Set by the parent.
 	SimCPU         time.Duration `json:"simCPU"`
 	MachineCPU     time.Duration `json:"machineCPU"`
 	MessagesFailed int64         `json:"messagesFailed"`
+	JoinsFailed    int64         `json:"joinsFailed"`
+	// Extras is what the engine carried besides polling; APICPU the store's kube-apiserver
+	// and etcd in the window; HookArrived and HookDuplicates the webhook receiver's counts.
+	Extras         string        `json:"extras"`
+	APICPU         time.Duration `json:"apiCPU"`
+	HookArrived    int64         `json:"hookArrived"`
+	HookDuplicates int64         `json:"hookDuplicates"`
+	// Sim is the simulator's request gaps and idle ends over the window; nil when unread.
+	Sim *gmssim.Stats `json:"sim,omitempty"`
 }
 
 // lines writes the protocol lines to the parent.
@@ -135,9 +157,16 @@ func runChild(ctx context.Context, cfg config) error {
 	var hooks *webhookMeter
 	var rs *runnerSide
 	var deliver atomic.Bool // the webhook is set (else webhook.ErrDisabled)
+	var rx *runnerExtras
 	switch cfg.child {
-	case modeRunner:
-		s, err = newRunnerSide(ctx, cfg, m, nil)
+	case modeRunner, modeOverload:
+		if rx, err = newRunnerExtras(ctx, cfg); err == nil {
+			rs, err = newRunnerSide(ctx, cfg, m, rx.options)
+		}
+		if err == nil {
+			rx.start(ctx, cfg, rs, m)
+			s = rs
+		}
 	case modeWebhook:
 		rs, err = newRunnerSide(ctx, cfg, m, nil)
 		if err == nil {
@@ -154,7 +183,11 @@ func runChild(ctx context.Context, cfg config) error {
 
 	logf("%s: starting %d chats at %.0f/s", cfg.child, cfg.chats, cfg.rampRate)
 	begin := time.Now()
-	rampUp(ctx, cfg.chats, cfg.rampRate, func(i int) { s.open(ctx, i) })
+	// Concurrently, as bots escalate: with the store an escalation waits for its shard's
+	// group commit.
+	var opening sync.WaitGroup
+	rampUp(ctx, cfg.chats, cfg.rampRate, func(i int) { opening.Go(func() { s.open(ctx, i) }) })
+	opening.Wait()
 	var ids []string
 	for deadline := time.Now().Add(5 * time.Minute); ; {
 		var failed, pending int
@@ -229,6 +262,9 @@ func runChild(ctx context.Context, cfg config) error {
 	runtime.ReadMemStats(&ms0)
 	cpu0 := cpuTime()
 	start := time.Now()
+	if rx != nil {
+		rx.windowStarted()
+	}
 	m.measuring.Store(true)
 	out.send(lineWindowStart)
 	if hooks == nil {
@@ -237,7 +273,16 @@ func runChild(ctx context.Context, cfg config) error {
 	if cfg.trace {
 		probing.Go(func() { trace(probeCtx, cfg.child, m) })
 	}
+	var ov *overload
+	offerCtx, stopOffers := context.WithCancel(ctx)
+	if cfg.child == modeOverload {
+		ov = startOverload(ctx, offerCtx, cfg, rs, m, out)
+	}
 	err = sleep(ctx, cfg.duration)
+	stopOffers()
+	if ov != nil {
+		res.Overload = ov.finish()
+	}
 	m.measuring.Store(false)
 	res.Window = time.Since(start)
 	res.CPU = cpuTime() - cpu0
@@ -245,6 +290,9 @@ func runChild(ctx context.Context, cfg config) error {
 	runtime.ReadMemStats(&ms1)
 	res.Allocated, res.Allocations = ms1.TotalAlloc-ms0.TotalAlloc, ms1.Mallocs-ms0.Mallocs
 	res.GCs = ms1.NumGC - ms0.NumGC
+	if rx != nil {
+		rx.windowEnded(res)
+	}
 	out.send(lineWindowEnd)
 	if cfg.cpuProfile != "" {
 		pprof.StopCPUProfile()
@@ -264,7 +312,7 @@ func runChild(ctx context.Context, cfg config) error {
 		}
 	}
 
-	res.Polls, res.PollErrors = m.polls.Load(), m.pollErrors.Load()
+	res.Polls, res.PollErrors, res.Skipped = m.polls.Load(), m.pollErrors.Load(), m.skipped.Load()
 	res.Lateness, res.RoundTrip, res.Message = m.lateness.summary(), m.roundTrip.summary(), m.message.summary()
 	res.Probes, res.Lost = m.probes.Load(), m.lost.Load()
 	if hooks != nil {

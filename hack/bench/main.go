@@ -67,6 +67,15 @@ type config struct {
 	storeMessageEvery time.Duration
 	storeQPS          float64
 	storeQPSList      string
+	// What the runner and overload modes carry besides polling (store, webhook).
+	runnerWith string
+	// simIdleTimeout is the simulator's client idle timeout in the runner, bare, webhook
+	// and overload modes.
+	simIdleTimeout time.Duration
+	// The overload mode.
+	overloadCPUs   float64
+	overloadRate   float64
+	overloadWindow time.Duration
 	// The webhook mode.
 	webhookMessageEvery time.Duration
 	webhookURL          string
@@ -83,7 +92,12 @@ func main() {
 	fs.StringVar(&cfg.simBin, "sim-bin", "", "The operator binary whose gms-simulator subcommand to start (e.g. bin/manager); empty re-executes this program as the simulator.")
 	fs.Float64Var(&cfg.probeRate, "probe-rate", 200, "Agent messages per second of the latency probe (at most chats/2).")
 	fs.Float64Var(&cfg.rampRate, "ramp-rate", 2000, "Chats started per second before the window.")
-	fs.StringVar(&cfg.modes, "modes", "runner,bare,webhook,store", "The sides to run, in order: runner, bare, webhook (the engine delivering every event to a webhook receiver in this process, no bot polling), store (the durable chat store against kube-apiserver and etcd; skipped without -assets).")
+	fs.StringVar(&cfg.modes, "modes", "runner,bare,webhook,store", "The sides to run, in order: runner (the engine, with -runner-with), bare, webhook (the engine delivering every event to a webhook receiver in this process, no bot polling), store (the durable chat store against kube-apiserver and etcd, a kill and a resume; skipped without -assets), overload (the engine with -runner-with held to -overload-cpus while escalations keep coming: does it shed them before any chat's gap between polls nears 3 s?).")
+	fs.StringVar(&cfg.runnerWith, "runner-with", "store,webhook", "What the runner and overload modes carry besides polling, as a runner does: store (every chat's durable record in the chat store on a kube-apiserver and etcd from -assets; left out, with a note, without them), webhook (every event delivered to a receiver in this process). Empty: polling alone.")
+	fs.DurationVar(&cfg.simIdleTimeout, "sim-idle-timeout", 3*time.Second, "The simulator's client idle timeout (GMS flex-disconnect-timeout) in the runner, bare, webhook and overload modes: a chat whose client made no request for longer ends, and is counted. 3 s is three polling intervals. 0 never.")
+	fs.Float64Var(&cfg.overloadCPUs, "overload-cpus", 0.5, "Overload mode: the CPU the engine is held to (as -cpus).")
+	fs.Float64Var(&cfg.overloadRate, "overload-rate", 200, "Overload mode: new escalations offered per second through the window, on top of the -chats started before it.")
+	fs.DurationVar(&cfg.overloadWindow, "overload-window", 60*time.Second, "Overload mode: the window through which escalations are offered and measured.")
 	fs.DurationVar(&cfg.webhookMessageEvery, "webhook-message-every", 10*time.Second, "Webhook mode: one agent message per chat this often (chats/this messages a second), from shortly before the window on.")
 	fs.StringVar(&cfg.assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "Directory of the kube-apiserver and etcd binaries of the store mode (envtest; make envtest builds bin/k8s/<version>).")
 	fs.DurationVar(&cfg.storeMessageEvery, "store-message-every", 10*time.Second, "Store mode: one agent message per chat this often, from the warm-up on.")
@@ -118,7 +132,7 @@ func run(cfg config) int {
 		err = runParent(ctx, cfg)
 	case "sim":
 		return runSim(ctx, cfg)
-	case modeRunner, modeBare, modeWebhook:
+	case modeRunner, modeBare, modeWebhook, modeOverload:
 		err = runChild(ctx, cfg)
 	case modeStore:
 		err = runStoreChild(ctx, cfg)
@@ -187,6 +201,14 @@ func runParent(ctx context.Context, cfg config) error {
 					break
 				}
 			}
+			continue
+		}
+		if mode == modeOverload {
+			r, err := runOverload(ctx, cfg)
+			if err != nil {
+				return fmt.Errorf("%s: %w", mode, err)
+			}
+			results = append(results, r)
 			continue
 		}
 		if mode != modeRunner && mode != modeBare && mode != modeWebhook {

@@ -27,6 +27,7 @@ const (
 	lineWindowStart = "WINDOW+" // the measured window starts
 	lineWindowEnd   = "WINDOW-" // the measured window ended
 	lineResult      = "RESULT " // RESULT <json>
+	lineJoin        = "JOIN "   // JOIN <genesysChatId>: have an agent join now
 )
 
 // maxRecordedRequests bounds the simulator's request log, which a long run would grow.
@@ -64,6 +65,15 @@ func runSide(ctx context.Context, cfg config, mode string) (*result, error) {
 	if cfg.trace {
 		args = append(args, "-trace")
 	}
+	if mode == modeOverload {
+		args = append(args, "-overload-rate", strconv.FormatFloat(cfg.overloadRate, 'f', -1, 64))
+	}
+	ext, err := startExtras(ctx, cfg, mode)
+	if err != nil {
+		return nil, err
+	}
+	defer ext.stop()
+	args = append(args, ext.args...)
 	var rcv *receiver
 	if mode == modeWebhook {
 		if rcv, err = startReceiver(); err != nil {
@@ -139,7 +149,10 @@ func runSide(ctx context.Context, cfg config, mode string) (*result, error) {
 				posted.Add(1)
 			}
 			go agent.message(strings.TrimPrefix(line, lineMessage))
+		case strings.HasPrefix(line, lineJoin):
+			go agent.join(strings.TrimPrefix(line, lineJoin))
 		case line == lineWindowStart:
+			ext.windowStarted(ctx, addr)
 			simStart, busyStart = procCPU(simPID), machineBusy()
 			winStart, measuring = time.Now(), true
 			if rcv != nil {
@@ -147,6 +160,7 @@ func runSide(ctx context.Context, cfg config, mode string) (*result, error) {
 			}
 		case line == lineWindowEnd:
 			simEnd, busyEnd = procCPU(simPID), machineBusy()
+			ext.windowEnded(ctx, addr)
 			winEnd, measuring = time.Now(), false
 			if rcv != nil {
 				rcv.measuring.Store(false)
@@ -170,11 +184,12 @@ func runSide(ctx context.Context, cfg config, mode string) (*result, error) {
 	if simPID != 0 {
 		res.SimCPU = simEnd - simStart
 	}
-	res.MessagesFailed = agent.failed.Load()
+	res.MessagesFailed, res.JoinsFailed = agent.failed.Load(), agent.joinFailed.Load()
 	if rcv != nil && res.Webhook != nil {
 		rcv.fill(res.Webhook, winStart, winEnd, posted.Load())
 	}
 	res.MachineCPU = busyEnd - busyStart
+	ext.fill(res)
 	return res, nil
 }
 
@@ -215,13 +230,13 @@ func startSim(ctx context.Context, cfg config) (*simProcess, error) {
 	var cmd *exec.Cmd
 	if cfg.simBin != "" {
 		cmd = exec.Command(cfg.simBin, gmssim.Subcommand, "--addr", addr,
-			"--max-recorded-requests", strconv.Itoa(maxRecordedRequests))
+			"--max-recorded-requests", strconv.Itoa(maxRecordedRequests), "--idle-timeout", cfg.simIdleTimeout.String())
 	} else {
 		self, err := os.Executable()
 		if err != nil {
 			return nil, fmt.Errorf("finding this program: %w", err)
 		}
-		cmd = exec.Command(self, "-child", "sim", "-sim-addr", addr)
+		cmd = exec.Command(self, "-child", "sim", "-sim-addr", addr, "-sim-idle-timeout", cfg.simIdleTimeout.String())
 	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -276,7 +291,8 @@ func freeAddr() (string, error) {
 // runSim serves the simulator in this process (the sim child): the same code as the
 // operator binary's gms-simulator subcommand.
 func runSim(ctx context.Context, cfg config) int {
-	return gmssim.Main(ctx, []string{"--addr", cfg.simAddr, "--max-recorded-requests", strconv.Itoa(maxRecordedRequests)})
+	return gmssim.Main(ctx, []string{"--addr", cfg.simAddr, "--max-recorded-requests", strconv.Itoa(maxRecordedRequests),
+		"--idle-timeout", cfg.simIdleTimeout.String()})
 }
 
 // procCPU is the user plus system CPU time of a process so far, from /proc; 0 when unknown.
@@ -307,8 +323,9 @@ func procCPU(pid int) time.Duration {
 // agent posts agent messages to the simulator's control API on behalf of a side: the text
 // is the send time in Unix nanoseconds, which the side compares with its own clock.
 type agent struct {
-	ctl    *gmssim.ControlClient
-	failed atomic.Int64
+	ctl        *gmssim.ControlClient
+	failed     atomic.Int64
+	joinFailed atomic.Int64
 }
 
 func newAgent(addr string) *agent {
@@ -316,6 +333,13 @@ func newAgent(addr string) *agent {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns, t.MaxIdleConnsPerHost = 512, 512
 	return &agent{ctl: gmssim.NewControlClient("http://"+addr, &http.Client{Transport: t, Timeout: 10 * time.Second})}
+}
+
+// join has an agent join a chat.
+func (a *agent) join(chatID string) {
+	if err := a.ctl.Join(context.Background(), chatID, gmssim.Agent{Nickname: "Agent Smith", Email: "agent.smith@example.com"}); err != nil {
+		a.joinFailed.Add(1)
+	}
 }
 
 func (a *agent) message(chatID string) {

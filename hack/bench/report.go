@@ -16,7 +16,7 @@ func printReport(w io.Writer, cfg config, rs []*result, stored []*storeReport) {
 	fmt.Fprintf(w, "Machine: %s\n\n", machineLine(cfg))
 	var sides []*result
 	for _, r := range rs {
-		if r.Mode != modeWebhook {
+		if r.Mode != modeWebhook && r.Mode != modeOverload {
 			sides = append(sides, r)
 		}
 	}
@@ -25,6 +25,7 @@ func printReport(w io.Writer, cfg config, rs []*result, stored []*storeReport) {
 	}
 	for _, r := range rs {
 		printWebhook(w, cfg, r)
+		printOverload(w, cfg, r)
 	}
 	for _, s := range stored {
 		printStore(w, cfg, s)
@@ -76,6 +77,30 @@ func printSides(w io.Writer, cfg config, rs []*result) {
 		}
 		return s
 	}, nil)
+	row("turns skipped (poll still in flight)", func(r *result) string {
+		if r.Mode == modeBare {
+			return "n/a"
+		}
+		return strconv.FormatInt(r.Skipped, 10)
+	}, nil)
+	row("longest gap between two polls of one chat: max / p99 of the chats' longest", func(r *result) string {
+		if r.Sim == nil {
+			return "n/a"
+		}
+		return dur(r.Sim.MaxRequestGap) + " / " + dur(r.Sim.RequestGapP99)
+	}, nil)
+	row(fmt.Sprintf("chats ended by the simulator's %v idle timeout", cfg.simIdleTimeout), func(r *result) string {
+		if r.Sim == nil {
+			return "n/a"
+		}
+		return strconv.Itoa(r.Sim.EndedByIdleTimeout)
+	}, nil)
+	row("store writes (failed) / webhook deliveries (failed, duplicates) in the window", func(r *result) string {
+		if r.Mode == modeBare {
+			return "n/a"
+		}
+		return fmt.Sprintf("%d (%d) / %d (%d, %d)", r.StoreWrites, r.StoreWriteErrors, r.Delivered, r.DeliveryFailed, r.HookDuplicates)
+	}, nil)
 	row("CPU per poll", func(r *result) string { return dur(cpuPerPoll(r)) }, func(r *result) float64 {
 		return float64(cpuPerPoll(r))
 	})
@@ -107,12 +132,23 @@ func printSides(w io.Writer, cfg config, rs []*result) {
 		}
 		return fmt.Sprintf("%.3f", r.SimCPU.Seconds()/r.Window.Seconds())
 	}, nil)
+	row("kube-apiserver + etcd CPU (cores, the store's)", func(r *result) string {
+		if r.APICPU == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.3f", r.APICPU.Seconds()/r.Window.Seconds())
+	}, nil)
 	row("whole machine CPU busy (cores, all processes)", func(r *result) string {
 		if r.MachineCPU == 0 {
 			return "n/a"
 		}
 		return fmt.Sprintf("%.2f", r.MachineCPU.Seconds()/r.Window.Seconds())
 	}, nil)
+	for _, r := range rs {
+		if r.Extras != "" {
+			fmt.Fprintf(w, "\nThe %s carried %s.\n", r.Mode, r.Extras)
+		}
+	}
 	for _, r := range rs {
 		if r.Ready < r.Chats {
 			fmt.Fprintf(w, "\nOnly %d of %d %s chats were connected when the window started.\n", r.Ready, r.Chats, r.Mode)

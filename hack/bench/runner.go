@@ -69,7 +69,7 @@ func newRunnerSide(ctx context.Context, cfg config, m *meter, with func(*chat.Op
 			PollInterval:          pollInterval,
 			EscalationTimeout:     time.Hour,
 			AvailabilityRefresh:   time.Hour,
-			Agents:                benchAgents(cfg.chats),
+			Agents:                benchAgents(totalChats(cfg, cfg.child)),
 			MaxChatsPerAgent:      chatsPerAgent,
 			SupportPresentContent: true,
 			AgentOverride:         chatv1alpha1.AgentOverrideAgentNameOnly,
@@ -77,6 +77,11 @@ func newRunnerSide(ctx context.Context, cfg config, m *meter, with func(*chat.Op
 		},
 		Log:      logr.Discard(),
 		IDPrefix: "0",
+		PollDeferred: func() {
+			if m.measuring.Load() {
+				m.skipped.Add(1)
+			}
+		},
 		PollLateness: func(d time.Duration) {
 			if m.baseline.Load() {
 				m.basePolls.Add(1)
@@ -109,7 +114,8 @@ const chatsPerAgent = 1000
 // CRD's default agentsPerNode).
 func benchAgents(chats int) int { return max(3, (chats+chatsPerAgent-1)/chatsPerAgent) }
 
-func (r *runnerSide) open(ctx context.Context, i int) {
+// escalate starts chat i and returns its id.
+func (r *runnerSide) escalate(ctx context.Context, i int) (string, error) {
 	n := strconv.Itoa(i)
 	v, _, err := r.m.Escalate(ctx, chat.Escalation{
 		ConversationID: "conversation-" + n,
@@ -119,11 +125,16 @@ func (r *runnerSide) open(ctx context.Context, i int) {
 		Attributes:     map[string]string{"bench": "true"},
 		Locale:         "en-US",
 	})
+	return v.ID, err
+}
+
+func (r *runnerSide) open(ctx context.Context, i int) {
+	id, err := r.escalate(ctx, i)
 	if err != nil {
 		logf("runner: escalation %d refused: %v", i, err)
 		return
 	}
-	r.ids[i] = v.ID
+	r.ids[i] = id
 }
 
 func (r *runnerSide) established() (ids []string, failed, pending int) {

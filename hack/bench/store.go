@@ -16,15 +16,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
-
-	"github.com/go-logr/logr"
 
 	"github.com/gatewayops/genesys-gateway-operator/internal/chatstore"
-	"github.com/gatewayops/genesys-gateway-operator/internal/scheme"
 )
 
 // modeStore is the side measuring the durable chat store against a real kube-apiserver
@@ -47,45 +41,22 @@ type storeReport struct {
 // runStore runs the store mode: a control plane, the shards as the operator creates them,
 // a simulator, then the first engine (killed after its window) and the second.
 func runStore(ctx context.Context, cfg config) (*storeReport, error) {
-	ctrllog.SetLogger(logr.Discard())
 	if why := assetsMissing(cfg.assets); why != "" {
 		return &storeReport{skipped: why}, nil
 	}
-	dir, err := os.MkdirTemp("", "bench-store-")
+	logf("store: client QPS %g (0: client-go's default)", cfg.storeQPS)
+	cp, err := startControlPlane(ctx, cfg, cfg.chats)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	logf("store: client QPS %g (0: client-go's default); starting kube-apiserver and etcd from %s", cfg.storeQPS, cfg.assets)
-	env := &envtest.Environment{BinaryAssetsDirectory: cfg.assets, UseExistingCluster: ptr.To(false)}
-	env.ControlPlane.Etcd = &envtest.Etcd{DataDir: filepath.Join(dir, "etcd")}
-	if _, err := env.Start(); err != nil {
-		_ = env.Stop()
-		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", cfg.assets, err)
-	}
-	defer func() { _ = env.Stop() }()
-	user, err := env.AddUser(envtest.User{Name: "bench-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return nil, err
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		return nil, err
-	}
-	cfg.kubeconfig = filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(cfg.kubeconfig, kc, 0o600); err != nil {
-		return nil, err
-	}
-	cfg.storeState = filepath.Join(dir, "events.json")
-	admin, err := client.New(user.Config(), client.Options{Scheme: scheme.New()})
-	if err != nil {
-		return nil, err
-	}
-	rep := &storeReport{shards: chatstore.Shards(benchAgents(cfg.chats) * chatsPerAgent), qps: cfg.storeQPS}
-	if err := createShards(ctx, admin, rep.shards); err != nil {
-		return nil, err
-	}
+	defer cp.stop()
+	cfg.kubeconfig = cp.kubeconfig
+	cfg.storeState = filepath.Join(cp.dir, "events.json")
+	admin := cp.admin
+	rep := &storeReport{shards: cp.shards, qps: cfg.storeQPS}
 
+	// No idle timeout: the chats go unpolled between the kill and the resume.
+	cfg.simIdleTimeout = 0
 	sim, err := startSim(ctx, cfg)
 	if err != nil {
 		return nil, err

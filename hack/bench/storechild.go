@@ -266,20 +266,6 @@ func runFirst(ctx context.Context, cfg config, out *lines, st *store.Store, api 
 	return nil
 }
 
-// escalate starts chat i and returns its id.
-func (r *runnerSide) escalate(ctx context.Context, i int) (string, error) {
-	n := fmt.Sprint(i)
-	v, _, err := r.m.Escalate(ctx, chat.Escalation{
-		ConversationID: "conversation-" + n,
-		Domain:         "bench",
-		User:           chat.User{FirstName: "User", LastName: n, Email: "user" + n + "@example.com"},
-		Subject:        "bench",
-		Attributes:     map[string]string{"bench": "true"},
-		Locale:         "en-US",
-	})
-	return v.ID, err
-}
-
 // sendMessages asks the parent for agent messages, one per chat every interval, round
 // robin, spread evenly (paced by the clock, so a late tick catches up).
 func sendMessages(ctx context.Context, ids []string, every time.Duration, out *lines, sent *atomic.Int64) {
