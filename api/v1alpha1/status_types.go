@@ -145,8 +145,9 @@ type RunnerStatus struct {
 	GenesysFailures int32 `json:"genesysFailures,omitempty"`
 
 	// pollLagMilliseconds is how late the runner's polls started, at most, in the last 10 s:
-	// a runner short of CPU falls behind its schedule. Beyond one polling interval it
-	// refuses new escalations (503, Retry-After) until it catches up.
+	// a runner short of CPU falls behind its schedule. While lateness spreads (more than 1%
+	// of its polls over a tenth of the interval late) or exceeds an interval, it refuses new
+	// escalations (503, Retry-After) until it catches up.
 	// +optional
 	PollLagMilliseconds int64 `json:"pollLagMilliseconds,omitempty"`
 

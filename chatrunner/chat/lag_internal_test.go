@@ -14,14 +14,50 @@ func TestLagTrackerKeepsTheLargestLatenessOfTheWindow(t *testing.T) {
 	g := NewWithT(t)
 	t0 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
 	var l lagTracker
-	l.observe(t0, 300*time.Millisecond)
-	l.observe(t0.Add(time.Second), 3*time.Second)
-	l.observe(t0.Add(2*time.Second), 100*time.Millisecond)
+	l.observe(t0, 300*time.Millisecond, time.Second)
+	l.observe(t0.Add(time.Second), 3*time.Second, time.Second)
+	l.observe(t0.Add(2*time.Second), 100*time.Millisecond, time.Second)
 	g.Expect(l.lag(t0.Add(2 * time.Second))).To(Equal(3 * time.Second))
 	g.Expect(l.lag(t0.Add(7*time.Second))).To(Equal(3*time.Second), "still within the window")
 	g.Expect(l.lag(t0.Add(13*time.Second))).To(BeZero(), "forgotten after the window")
-	g.Expect(shedLag(time.Second)).To(Equal(time.Second))
-	g.Expect(shedLag(5 * time.Second)).To(Equal(5 * time.Second))
+}
+
+// TestLagTrackerIsBehindWhenLatenessSpreadsOrOnePollIsAnIntervalLate: the shedding rule,
+// case by case, at a 1 s interval (late: over 100 ms).
+func TestLagTrackerIsBehindWhenLatenessSpreadsOrOnePollIsAnIntervalLate(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	type polls struct {
+		n    int
+		late time.Duration
+	}
+	for _, tc := range []struct {
+		name   string
+		polls  []polls
+		behind bool
+	}{
+		{"on time", []polls{{1000, 10 * time.Millisecond}}, false},
+		{"a lone poll 900 ms late", []polls{{999, 10 * time.Millisecond}, {1, 900 * time.Millisecond}}, false},
+		{"1% late: not more than the share", []polls{{1980, 10 * time.Millisecond}, {20, 300 * time.Millisecond}}, false},
+		{"late exactly a tenth of the interval: not late", []polls{{900, 10 * time.Millisecond}, {100, 100 * time.Millisecond}}, false},
+		{"2.5% late", []polls{{975, 10 * time.Millisecond}, {25, 300 * time.Millisecond}}, true},
+		{"15 of 100 late: fewer than minLatePolls", []polls{{85, 10 * time.Millisecond}, {15, 400 * time.Millisecond}}, false},
+		{"20 of 100 late", []polls{{80, 10 * time.Millisecond}, {20, 400 * time.Millisecond}}, true},
+		{"one poll over an interval late", []polls{{10000, 10 * time.Millisecond}, {1, 1100 * time.Millisecond}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			var l lagTracker
+			for _, p := range tc.polls {
+				for range p.n {
+					l.observe(t0, p.late, time.Second)
+				}
+			}
+			_, behind := l.behind(t0.Add(time.Second), time.Second)
+			g.Expect(behind).To(Equal(tc.behind))
+			_, behind = l.behind(t0.Add(lagWindow+time.Second), time.Second)
+			g.Expect(behind).To(BeFalse(), "forgotten after the window")
+		})
+	}
 }
 
 // TestARunnerBehindItsPollsShedsNewEscalations: while polls run later than shedLag, a new
@@ -43,12 +79,12 @@ func TestARunnerBehindItsPollsShedsNewEscalations(t *testing.T) {
 	live, _, err := m.Escalate(ctx, Escalation{ConversationID: "live", Domain: "acme", User: User{Name: "Jane"}})
 	g.Expect(err).NotTo(HaveOccurred())
 
-	m.lag.observe(clk.Now(), 900*time.Millisecond) // late, but gaps stay below two intervals
+	m.lag.observe(clk.Now(), 900*time.Millisecond, time.Second) // one poll late: not yet behind
 	_, created, err := m.Escalate(ctx, Escalation{ConversationID: "early", Domain: "acme", User: User{Name: "Joan"}})
-	g.Expect(err).NotTo(HaveOccurred(), "below one interval of lag nothing is shed")
+	g.Expect(err).NotTo(HaveOccurred(), "a lone late poll sheds nothing")
 	g.Expect(created).To(BeTrue())
 
-	m.lag.observe(clk.Now(), 1500*time.Millisecond) // polls 1.5 s late: CPU starved
+	m.lag.observe(clk.Now(), 1500*time.Millisecond, time.Second) // a poll 1.5 s late: CPU starved
 	_, _, err = m.Escalate(ctx, Escalation{ConversationID: "new", Domain: "acme", User: User{Name: "John"}})
 	var capErr *CapacityError
 	g.Expect(errors.As(err, &capErr)).To(BeTrue(), "%v", err)
@@ -66,4 +102,12 @@ func TestARunnerBehindItsPollsShedsNewEscalations(t *testing.T) {
 	_, created, err = m.Escalate(ctx, Escalation{ConversationID: "new", Domain: "acme", User: User{Name: "John"}})
 	g.Expect(err).NotTo(HaveOccurred(), "caught up: taken again")
 	g.Expect(created).To(BeTrue())
+
+	// Lateness spreading sheds too, before any poll is an interval late.
+	for range 30 {
+		m.lag.observe(clk.Now(), 300*time.Millisecond, time.Second)
+	}
+	_, _, err = m.Escalate(ctx, Escalation{ConversationID: "later", Domain: "acme", User: User{Name: "Jim"}})
+	g.Expect(errors.As(err, &capErr)).To(BeTrue(), "%v", err)
+	g.Expect(capErr.Behind).To(Equal(300 * time.Millisecond))
 }

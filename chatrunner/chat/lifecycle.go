@@ -51,7 +51,7 @@ func (m *Manager) Escalate(ctx context.Context, e Escalation) (View, bool, error
 		defer c.mu.Unlock()
 		return c.view(), false, nil
 	}
-	if lag := m.lag.lag(now); lag > shedLag(s.PollInterval) {
+	if lag, behind := m.lag.behind(now, s.PollInterval); behind {
 		// Behind its polls (short of CPU): a new chat would make every chat later. A live
 		// chat of the conversation is still answered (above).
 		capacity := m.agents.available() * s.MaxChatsPerAgent
@@ -274,8 +274,8 @@ func (m *Manager) request(c *chat) {
 // still in flight: then the turn is deferred, and runs as soon as that poll ends (poll).
 // Only the latest deferred turn waits, so a slow Genesys never builds a backlog, and a
 // runner short of CPU polls each chat again as soon as it can rather than a whole
-// interval later. A chat the pollers cannot take now (stopping, or all maxPollers busy)
-// skips its turn.
+// interval later. The pollers run it at once, or queue it while maxPollers are busy; only
+// a stopping engine drops it.
 func (m *Manager) firePoll(c *chat, due time.Time) {
 	if !c.polling.CompareAndSwap(false, true) {
 		c.deferred.Store(due.UnixNano())
@@ -322,11 +322,11 @@ func (m *Manager) poll(c *chat, due time.Time) {
 func (m *Manager) pollOnce(c *chat, due time.Time) {
 	// The scheduler fires polls due within batchWindow together: up to that early.
 	late := max(m.clock.Since(due), 0)
-	m.lag.observe(m.clock.Now(), late)
+	s := m.Settings()
+	m.lag.observe(m.clock.Now(), late, s.PollInterval)
 	if m.opts.PollLateness != nil {
 		m.opts.PollLateness(late)
 	}
-	s := m.Settings()
 	c.mu.Lock()
 	if c.over() {
 		c.mu.Unlock()

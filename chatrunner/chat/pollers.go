@@ -4,22 +4,29 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 )
 
 // pollers runs polls on reused goroutines instead of a new goroutine per poll: a new
 // goroutine's stack grows (and is copied) again through net/http on every poll, and
 // creating and scheduling it costs as much as a small request.
 //
-// The pool is elastic, not fixed: a poll blocks on the network, and with a slow or
-// failing Genesys (10 s attempt timeouts, retry waits of up to 30 s) nearly every chat may
-// have a poll in flight at once. A fixed pool smaller than the chat count would then
-// starve the chats behind it; so a job that finds no idle poller starts a new one, up to
-// max. The number of polls in flight is bounded anyway by the chat count, since a chat
-// whose previous poll is in flight defers its turn to that poll's poller. In steady state the pool is as large
-// as the polls in flight at the busiest instant (rate × latency, a few dozen for 10,000
-// chats a second answered in a millisecond or two): idle pollers are kept on a stack, the
-// most recently used on top, and those never taken from the bottom of the stack for a
-// whole reap period are ended, keeping at least min.
+// The pool is elastic: a poll blocks on the network, and with a slow Genesys many chats
+// have a poll in flight at once, so a job that finds no idle poller starts a new one, up
+// to max. In steady state the pool is as large as the polls in flight at the busiest
+// instant (rate × latency, a few dozen for 10,000 chats a second answered in a millisecond
+// or two): idle pollers are kept on a stack, the most recently used on top, and those
+// never taken from the bottom of the stack for a whole reap period are ended, keeping at
+// least min.
+//
+// Beyond max, jobs wait in a FIFO queue for the next poller free, and their lateness
+// shows it. max is the connections the GMS transport keeps per host: more polls in flight
+// than that would dial (and then close) a connection each, which is what a runner short
+// of CPU would do, since its polls then take longer, and it fell into a spiral (measured
+// with make bench: 14,000–29,000 goroutines, a chat idle out in 3 s of every two).
+// The queue is bounded by the chat count: a chat whose previous poll is in flight or
+// waiting defers its turn to that poll (Manager.firePoll).
 type pollers struct {
 	mu      sync.Mutex
 	idle    []*poller // most recently used last
@@ -28,6 +35,9 @@ type pollers struct {
 	stopped bool
 	min     int
 	max     int
+	// waiting are the jobs that found max pollers busy, oldest from head on.
+	waiting []pollJob
+	head    int
 	// run runs a job: runPoll, or a test's.
 	run func(pollJob)
 }
@@ -45,11 +55,11 @@ type pollJob struct {
 }
 
 // Pool bounds: at least minPollersPerProc × GOMAXPROCS pollers stay; at most maxPollers
-// polls run at once (more than the 10,000 chats a runner carries at most). Idle pollers
-// beyond the minimum end after about pollerReapPeriod unused.
+// polls run at once, the others wait. Idle pollers beyond the minimum end after about
+// pollerReapPeriod unused.
 const (
 	minPollersPerProc = 8
-	maxPollers        = 16384
+	maxPollers        = gms.MaxIdleConnsPerHost
 	pollerReapPeriod  = 30 * time.Second
 )
 
@@ -60,8 +70,8 @@ func newPollers() *pollers {
 // runPoll polls a job's chat.
 func runPoll(j pollJob) { j.m.poll(j.c, j.due) }
 
-// submit runs j on an idle poller, or on a new one. It returns false, without running j,
-// when the pool is stopped or max pollers are busy: the chat skips its turn.
+// submit runs j on an idle poller, or on a new one, or queues it while max pollers are
+// busy. It returns false, without running j, when the pool is stopped.
 func (p *pollers) submit(j pollJob) bool {
 	p.mu.Lock()
 	if p.stopped {
@@ -78,8 +88,9 @@ func (p *pollers) submit(j pollJob) bool {
 		return true
 	}
 	if p.alive >= p.max {
+		p.waiting = append(p.waiting, j)
 		p.mu.Unlock()
-		return false
+		return true
 	}
 	p.alive++
 	p.mu.Unlock()
@@ -99,14 +110,27 @@ func (p *pollers) work(w *poller) {
 	}
 }
 
-// release puts a poller that finished its job back on the idle stack; false when the
-// pool stopped and the poller should end.
+// release gives a poller that finished its job the oldest waiting one, or puts it back
+// on the idle stack; false when the pool stopped and the poller should end.
 func (p *pollers) release(w *poller) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stopped {
 		p.alive--
 		return false
+	}
+	if p.head < len(p.waiting) {
+		w.jobs <- p.waiting[p.head] // the poller took its last job: room for one
+		p.waiting[p.head] = pollJob{}
+		p.head++
+		if p.head == len(p.waiting) {
+			p.waiting, p.head = p.waiting[:0], 0
+		} else if p.head > len(p.waiting)/2 {
+			rest := copy(p.waiting, p.waiting[p.head:])
+			clear(p.waiting[rest:])
+			p.waiting, p.head = p.waiting[:rest], 0
+		}
+		return true
 	}
 	p.idle = append(p.idle, w)
 	return true
@@ -138,6 +162,14 @@ func (p *pollers) stop() {
 	}
 	p.alive -= len(p.idle)
 	p.idle = nil
+	p.waiting, p.head = nil, 0
+}
+
+// queued is the number of jobs waiting for a poller.
+func (p *pollers) queued() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.waiting) - p.head
 }
 
 // size is the number of live pollers and of idle ones.

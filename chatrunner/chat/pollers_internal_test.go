@@ -27,17 +27,24 @@ func TestPollersReuseGoroutinesGrowWhenBusyAndShrinkWhenIdle(t *testing.T) {
 		ran.Add(1)
 	}
 
-	// Eight slow polls at once: eight pollers, none starved; a ninth finds the pool full
-	// and its chat skips the turn.
-	wg.Add(8)
+	// Eight slow polls at once: eight pollers, none starved; two more find the pool full
+	// and wait, in order, for the first pollers free, without a new goroutine.
+	wg.Add(10)
 	for range 8 {
 		g.Expect(p.submit(pollJob{})).To(BeTrue())
 	}
-	g.Expect(p.submit(pollJob{})).To(BeFalse())
+	g.Expect(p.submit(pollJob{})).To(BeTrue())
+	g.Expect(p.submit(pollJob{})).To(BeTrue())
+	g.Expect(p.queued()).To(Equal(2))
 	alive, _ := p.size()
 	g.Expect(alive).To(Equal(8))
+	g.Consistently(ran.Load, 100*time.Millisecond).Should(BeZero())
 	close(release)
 	wg.Wait()
+	g.Expect(ran.Load()).To(BeNumerically("==", 10), "the waiting jobs ran too")
+	g.Expect(p.queued()).To(BeZero())
+	alive, _ = p.size()
+	g.Expect(alive).To(Equal(8))
 	g.Eventually(func() int { _, idle := p.size(); return idle }).Should(Equal(8))
 
 	// Sequential polls reuse the most recently used poller: no new goroutine.
@@ -49,7 +56,7 @@ func TestPollersReuseGoroutinesGrowWhenBusyAndShrinkWhenIdle(t *testing.T) {
 	}
 	alive, _ = p.size()
 	g.Expect(alive).To(Equal(8))
-	g.Expect(ran.Load()).To(BeNumerically("==", 108))
+	g.Expect(ran.Load()).To(BeNumerically("==", 110))
 
 	// The first reap only learns what was used; the next ends the pollers no job took
 	// since (all but the one on top), keeping the minimum.

@@ -48,12 +48,15 @@ type Client struct {
 	cfg      atomic.Pointer[config]
 }
 
+// MaxIdleConnsPerHost is how many connections to GMS NewTransport keeps: the engine never
+// runs more polls at once, so that its polls never dial a connection each.
+const MaxIdleConnsPerHost = 2048
+
 // Transport tuning: one runner carries thousands of chats on one gateway, each polling
 // every second or so.
 const (
-	maxIdleConns        = 4096
-	maxIdleConnsPerHost = 2048
-	idleConnTimeout     = 90 * time.Second
+	maxIdleConns    = 4096
+	idleConnTimeout = 90 * time.Second
 )
 
 // NewTransport returns the transport a Client uses by default: proxy from the environment,
@@ -62,7 +65,7 @@ func NewTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = http.ProxyFromEnvironment
 	t.MaxIdleConns = maxIdleConns
-	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
 	t.IdleConnTimeout = idleConnTimeout
 	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	return t

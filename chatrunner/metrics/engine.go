@@ -41,7 +41,7 @@ func RegisterEngine(reg prometheus.Registerer, gateway string, status func() cha
 		authFailing: desc("auth_failing",
 			"1 while the runner fails to authenticate to Genesys (credentials refused, no Entra ID token), else 0."),
 		pollLag: desc("poll_lag_seconds",
-			"How late the runner's polls started, at most, in the last 10 s: beyond one polling interval it sheds new escalations."),
+			"How late the runner's polls started, at most, in the last 10 s (a runner short of CPU falls behind and sheds new escalations)."),
 	})
 }
 

@@ -26,16 +26,16 @@ var (
 
 // Metrics are one runner's collectors. Its methods are safe for concurrent use.
 type Metrics struct {
-	chats        *prometheus.GaugeVec
-	transitions  *prometheus.CounterVec
-	gmsDuration  *prometheus.HistogramVec
-	gmsErrors    *prometheus.CounterVec
-	gmsRetries   *prometheus.CounterVec
-	pollLateness prometheus.Histogram
+	chats         *prometheus.GaugeVec
+	transitions   *prometheus.CounterVec
+	gmsDuration   *prometheus.HistogramVec
+	gmsErrors     *prometheus.CounterVec
+	gmsRetries    *prometheus.CounterVec
+	pollLateness  prometheus.Histogram
 	pollsDeferred prometheus.Counter
-	statusWrites prometheus.Counter
-	timeToAgent  prometheus.Histogram
-	chatDuration *prometheus.HistogramVec
+	statusWrites  prometheus.Counter
+	timeToAgent   prometheus.Histogram
+	chatDuration  *prometheus.HistogramVec
 
 	codes *codeSet
 }

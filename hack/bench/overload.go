@@ -226,6 +226,7 @@ func printOverload(w io.Writer, cfg config, r *result) {
 	}
 	row("chats failed / ended in the window", fmt.Sprintf("%d / %d", o.Failed, o.Ended))
 	row("failed polls", strconv.FormatInt(r.PollErrors, 10))
+	row("goroutines / open files at the end", fmt.Sprintf("%d / %d", r.Goroutines, r.OpenFiles))
 	row("CPU used (cores)", fmt.Sprintf("%.3f", r.CPU.Seconds()/r.Window.Seconds()))
 	row("whole machine CPU busy (cores, all processes)", fmt.Sprintf("%.2f", r.MachineCPU.Seconds()/r.Window.Seconds()))
 	fmt.Fprintln(w, "\n| second | live chats | polls/s | skipped/s | lag | accepted | shed |\n|--:|--:|--:|--:|--:|--:|--:|")
