@@ -1,21 +1,28 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/store"
 	"github.com/gatewayops/genesys-gateway-operator/internal/chatstore"
+	"github.com/gatewayops/genesys-gateway-operator/internal/scheme"
 )
 
 // TestPutsCoalesce: 500 Puts in a burst are a few writes, not 500, and the last Put of
@@ -309,3 +316,46 @@ func TestRunEndsEveryWriter(t *testing.T) {
 	_, err = s.Load(f.ctx, 0)
 	f.g.Expect(errors.Is(err, store.ErrClosed)).To(BeTrue())
 }
+
+// TestWritesAreAnsweredWithMetadataOnly: a write of a shard holding 200 KiB of records
+// reads back the shard's metadata, not the whole Secret.
+func TestWritesAreAnsweredWithMetadataOnly(t *testing.T) {
+	f := setup(t)
+	f.shards(0, 1)
+	var patched, answered atomic.Int64
+	rc := rest.CopyConfig(cfg)
+	rc.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			resp, err := rt.RoundTrip(req)
+			if err == nil && req.Method == http.MethodPatch {
+				b, _ := io.ReadAll(resp.Body)
+				_ = resp.Body.Close()
+				resp.Body = io.NopCloser(bytes.NewReader(b))
+				patched.Add(1)
+				answered.Add(int64(len(b)))
+			}
+			return resp, err
+		})
+	}
+	c, err := client.New(rc, client.Options{Scheme: scheme.New()})
+	f.g.Expect(err).NotTo(HaveOccurred())
+	s := f.store(c, nil)
+	_, err = s.Load(f.ctx, 0)
+	f.g.Expect(err).NotTo(HaveOccurred())
+	for i := range 200 {
+		id := longID(0, i)
+		s.Put(0, 0, id, largest(id))
+	}
+	f.g.Expect(s.Flush(f.ctx, 0)).To(Succeed())
+	s.Put(0, 0, "r0-x", record("r0-x", 1))
+	f.g.Expect(s.Flush(f.ctx, 0)).To(Succeed())
+	f.g.Expect(f.secret(0, 0).Data).To(HaveLen(201))
+	f.g.Expect(f.secret(0, 0).Data["r0-x"]).To(Equal(record("r0-x", 1)))
+	f.g.Expect(patched.Load()).To(BeNumerically(">=", 2))
+	f.g.Expect(answered.Load()/patched.Load()).To(BeNumerically("<", 64<<10), "metadata only (managedFields name every key), not the shard's 600 KiB")
+	f.g.Expect(s.Stats().Records).To(Equal(201))
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -25,7 +25,10 @@ func (sh *shard) write(ctx context.Context) {
 		sh.failed(next, false, err)
 		return
 	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: sh.store.opts.Gateway.Namespace, Name: sh.name}}
+	// The answer is the shard's metadata only (the resourceVersion is all a write needs):
+	// the whole Secret, up to 1 MiB, would be encoded, sent and decoded for every write.
+	secret := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: sh.store.opts.Gateway.Namespace, Name: sh.name}}
+	secret.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 	err = sh.store.opts.Client.Patch(ctx, secret, client.RawPatch(types.MergePatchType, body), client.FieldOwner(FieldManager))
 	if err != nil {
 		err = fmt.Errorf("writing chat store shard %s: %w", sh.name, err)
