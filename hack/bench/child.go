@@ -202,6 +202,9 @@ func runChild(ctx context.Context, cfg config) error {
 			return fmt.Errorf("%d chats still requesting", pending)
 		}
 	}
+	if rs != nil {
+		logf("%s: %d escalations refused and tried again", cfg.child, rs.refusals.Load())
+	}
 	logf("%s: %d chats established in %v; agents joining", cfg.child, len(ids), time.Since(begin).Round(time.Millisecond))
 	if err := joinAgents(ctx, cfg.simAddr, ids); err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -27,6 +28,8 @@ type runnerSide struct {
 	// its probes (owned by the probe holding busy).
 	busy  []atomic.Bool
 	after []int64
+	// refusals counts the escalations refused and tried again.
+	refusals atomic.Int64
 }
 
 // countingGMS is the runner's client, timing each Refresh Chat.
@@ -128,13 +131,35 @@ func (r *runnerSide) escalate(ctx context.Context, i int) (string, error) {
 	return v.ID, err
 }
 
+// open starts chat i as a bot would: an escalation refused with a Retry-After (the
+// runner full, behind its polls, or its store not written) is tried again after it, up
+// to escalateTries times.
 func (r *runnerSide) open(ctx context.Context, i int) {
-	id, err := r.escalate(ctx, i)
-	if err != nil {
-		logf("runner: escalation %d refused: %v", i, err)
-		return
+	for try := 1; ; try++ {
+		id, err := r.escalate(ctx, i)
+		if err == nil {
+			r.ids[i] = id
+			return
+		}
+		var capErr *chat.CapacityError
+		var storeErr *chat.StoreError
+		wait := time.Second
+		switch {
+		case errors.As(err, &capErr):
+			wait = capErr.RetryAfter
+		case errors.As(err, &storeErr):
+		default:
+			try = escalateTries
+		}
+		if try >= escalateTries {
+			logf("runner: escalation %d refused (%d tries): %v", i, try, err)
+			return
+		}
+		r.refusals.Add(1)
+		if sleep(ctx, wait) != nil {
+			return
+		}
 	}
-	r.ids[i] = id
 }
 
 func (r *runnerSide) established() (ids []string, failed, pending int) {
