@@ -99,7 +99,7 @@ func runSide(ctx context.Context, cfg config, mode string) (*result, error) {
 		}
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := cfg.pinned.start(cmd); err != nil {
 		if lim != nil {
 			lim.remove()
 		}

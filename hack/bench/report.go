@@ -227,8 +227,12 @@ func machine() string {
 
 // machineLine is machine plus the CPU quota of the measured processes, if any.
 func machineLine(cfg config) string {
-	if cfg.cpuLimitDesc == "" {
-		return machine()
+	s := machine()
+	if cfg.pinned != nil {
+		s += "; " + cfg.pinned.desc
 	}
-	return machine() + "; " + cfg.cpuLimitDesc
+	if cfg.cpuLimitDesc != "" {
+		s += "; " + cfg.cpuLimitDesc
+	}
+	return s
 }
