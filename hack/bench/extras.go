@@ -53,7 +53,7 @@ func startExtras(ctx context.Context, cfg config, mode string) (*extras, error) 
 			}
 			x.cp = cp
 			x.args = append(x.args, "-kubeconfig", cp.kubeconfig)
-			parts = append(parts, fmt.Sprintf("every chat's durable record (%d store shards on kube-apiserver and etcd)", cp.shards))
+			parts = append(parts, fmt.Sprintf("every chat's durable record (%d store shards on kube-apiserver and etcd, at nice %d)", cp.shards, controlPlaneNice))
 		case "webhook":
 			hook, err := startReceiver()
 			if err != nil {
@@ -84,6 +84,7 @@ func totalChats(cfg config, mode string) int {
 func (x *extras) windowStarted(ctx context.Context, simAddr string) {
 	x.simErr = gmssim.NewControlClient("http://"+simAddr, nil).ResetStats(ctx)
 	if x.cp != nil {
+		x.cp.background()
 		x.api0 = controlPlaneCPU()
 	}
 	if x.hook != nil {

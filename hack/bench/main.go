@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -110,7 +109,7 @@ func main() {
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "Write a CPU profile of each side's window to this path plus .runner or .bare.")
 	fs.StringVar(&cfg.memProfile, "memprofile", "", "Write an allocation profile of each side to this path plus .runner or .bare.")
 	fs.Float64Var(&cfg.cpus, "cpus", 0, "Hold each measured process (the runner, bare and webhook children, one at a time; not the store mode) to this much CPU, e.g. 0.5, with a cgroup quota (cgroup v2 cpu.max, else cgroup v1 cpu.cfs_quota_us; needs root), and set its GOMAXPROCS to the next whole number; 0 leaves it unlimited. Fails when no cgroup cpu controller is usable.")
-	fs.BoolVar(&cfg.pin, "pin", runtime.NumCPU() >= 2, "Pin the measured process (runner, bare, webhook or overload child) to the last CPU and everything else of the bench (this process, the simulator, kube-apiserver and etcd) to the others: the measured side gets a core of its own, as a pod would, and the simulator and control plane, which a cluster runs elsewhere, do not compete with it. On by default with 2 CPUs or more.")
+	fs.BoolVar(&cfg.pin, "pin", false, "Pin the measured process (runner, bare, webhook or overload child) to the last CPU and everything else of the bench (this process, the simulator, kube-apiserver and etcd) to the others: the measured side gets a core of its own (and GOMAXPROCS 1), and the simulator and control plane do not compete with it. Needs 2 CPUs or more.")
 	fs.BoolVar(&cfg.capacity, "capacity", false, "Instead of the report, search for each of the runner and bare modes in -modes the largest number of chats it sustains at 1 s polling (poll lateness p99 < 50 ms and polls/s >= 0.99 x chats): doubling from -capacity-start, then bisecting to within 10%, one -capacity-window window per trial (each trial also ramps up and warms up; a search takes several minutes per side).")
 	fs.IntVar(&cfg.capacityStart, "capacity-start", 1000, "Capacity search: the first number of chats tried.")
 	fs.DurationVar(&cfg.capacityWindow, "capacity-window", 10*time.Second, "Capacity search: the measured window of each trial.")

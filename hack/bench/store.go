@@ -223,6 +223,15 @@ func runStoreEngine(ctx context.Context, cfg config, phase string, onLine func(s
 // controlPlaneCPU is the CPU time so far of this process's kube-apiserver and etcd.
 func controlPlaneCPU() time.Duration {
 	var total time.Duration
+	for _, pid := range controlPlanePIDs() {
+		total += procCPU(pid)
+	}
+	return total
+}
+
+// controlPlanePIDs are the kube-apiserver and etcd processes this process started.
+func controlPlanePIDs() []int {
+	var pids []int
 	ents, _ := os.ReadDir("/proc")
 	self := os.Getpid()
 	for _, e := range ents {
@@ -247,7 +256,7 @@ func controlPlaneCPU() time.Duration {
 		if ppid, _ := strconv.Atoi(f[1]); ppid != self {
 			continue
 		}
-		total += procCPU(pid)
+		pids = append(pids, pid)
 	}
-	return total
+	return pids
 }
