@@ -44,7 +44,7 @@ type meter struct {
 	baseline   atomic.Bool
 	basePolls  atomic.Int64
 	pollErrors atomic.Int64 // polls that failed
-	skipped    atomic.Int64 // turns skipped (the engine's PollSkipped)
+	deferred   atomic.Int64 // turns deferred (the engine's PollDeferred)
 	probes     atomic.Int64 // agent messages asked for
 	lost       atomic.Int64 // agent messages not seen within probeTimeout
 	lateness   hist         // poll start after its due time
@@ -95,8 +95,8 @@ type result struct {
 	Goroutines int    `json:"goroutines"`
 	OpenFiles  int    `json:"openFiles"`
 	RSS        uint64 `json:"rss"`
-	// Skipped is the engine's turns skipped in the window (a poll still in flight).
-	Skipped int64 `json:"skipped"`
+	// Deferred is the engine's turns deferred in the window (a poll still in flight).
+	Deferred int64 `json:"deferred"`
 	// What the runner and overload modes carried besides polling, in the window: store
 	// writes, the records stored at the end, webhook deliveries.
 	StoreWrites      int64 `json:"storeWrites"`
@@ -315,7 +315,7 @@ func runChild(ctx context.Context, cfg config) error {
 		}
 	}
 
-	res.Polls, res.PollErrors, res.Skipped = m.polls.Load(), m.pollErrors.Load(), m.skipped.Load()
+	res.Polls, res.PollErrors, res.Deferred = m.polls.Load(), m.pollErrors.Load(), m.deferred.Load()
 	res.Lateness, res.RoundTrip, res.Message = m.lateness.summary(), m.roundTrip.summary(), m.message.summary()
 	res.Probes, res.Lost = m.probes.Load(), m.lost.Load()
 	if hooks != nil {

@@ -12,6 +12,19 @@
 // latency probe are posted to the simulator's control API by this (parent) process, not by
 // the measured one; they carry their send time as text.
 //
+// The runner mode's engine carries what a runner carries besides polling (-runner-with,
+// by default both): every chat's durable record in the chat store on a real kube-apiserver
+// and etcd (envtest, from -assets; they run at nice 19, since a cluster runs them
+// elsewhere), and webhook delivery of every event to a receiver in this process. Every
+// side's simulator ends a chat its client left unpolled for -sim-idle-timeout (3 s, three
+// intervals), and its stats give each chat's longest gap between polls over the window.
+//
+// Mode overload (-modes overload) holds the engine to -overload-cpus (0.5) with a cgroup
+// quota and, on top of -chats started before the window, offers -overload-rate new
+// escalations a second through it: it shows when the engine starts shedding them (503,
+// behind its polls), the lag then, each chat's longest gap, and whether any chat failed
+// or idled out. -pin gives the measured process a CPU of its own.
+//
 // Mode webhook (-modes webhook) runs the engine with the runner's webhook Deliverer
 // (chatrunner/webhook, its defaults) delivering to a plain net/http receiver in this
 // process (it verifies nothing, records each webhook-id's arrival, answers 204). No bot

@@ -51,8 +51,8 @@ type overloadResult struct {
 type overloadPoint struct {
 	At       time.Duration `json:"at"`
 	Live     int           `json:"live"`
-	Polls    int64         `json:"polls"`   // in the second before
-	Skipped  int64         `json:"skipped"` // in the second before
+	Polls    int64         `json:"polls"`    // in the second before
+	Deferred int64         `json:"deferred"` // in the second before
 	Lag      time.Duration `json:"lag"`
 	Accepted int64         `json:"accepted"` // so far
 	Shed     int64         `json:"shed"`     // so far
@@ -126,7 +126,7 @@ func (o *overload) escalate(ctx context.Context, i int) {
 func (o *overload) sample(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	polls, skipped := o.m.polls.Load(), o.m.skipped.Load()
+	polls, deferred := o.m.polls.Load(), o.m.deferred.Load()
 	for {
 		select {
 		case <-ctx.Done():
@@ -134,12 +134,12 @@ func (o *overload) sample(ctx context.Context) {
 		case <-tick.C:
 		}
 		st := o.rs.m.Status()
-		p, s := o.m.polls.Load(), o.m.skipped.Load()
-		pt := overloadPoint{At: time.Since(o.start).Round(time.Second), Live: int(st.ActiveChats), Polls: p - polls, Skipped: s - skipped,
+		p, s := o.m.polls.Load(), o.m.deferred.Load()
+		pt := overloadPoint{At: time.Since(o.start).Round(time.Second), Live: int(st.ActiveChats), Polls: p - polls, Deferred: s - deferred,
 			Lag: time.Duration(st.PollLagMilliseconds) * time.Millisecond, Accepted: o.accepted.Load(), Shed: o.shed.Load()}
-		polls, skipped = p, s
-		logf("overload: %v: %d live, %d polls/s, %d skipped, lag %v, %d accepted, %d shed",
-			pt.At, pt.Live, pt.Polls, pt.Skipped, pt.Lag, pt.Accepted, pt.Shed)
+		polls, deferred = p, s
+		logf("overload: %v: %d live, %d polls/s, %d deferred, lag %v, %d accepted, %d shed",
+			pt.At, pt.Live, pt.Polls, pt.Deferred, pt.Lag, pt.Accepted, pt.Shed)
 		o.mu.Lock()
 		o.res.Timeline = append(o.res.Timeline, pt)
 		o.res.MaxLag = max(o.res.MaxLag, pt.Lag)
@@ -219,7 +219,7 @@ func printOverload(w io.Writer, cfg config, r *result) {
 	}
 	row("largest lag reported (status, sampled each second)", dur(o.MaxLag))
 	row("poll lateness p50 / p99 / max", triple(r.Lateness))
-	row("polls / skipped turns in the window", fmt.Sprintf("%d / %d", r.Polls, r.Skipped))
+	row("polls / turns deferred (poll still in flight) in the window", fmt.Sprintf("%d / %d", r.Polls, r.Deferred))
 	if r.Sim != nil {
 		row("longest gap between two polls of one chat: max / p99 / p50 of the chats' longest", dur(r.Sim.MaxRequestGap)+" / "+dur(r.Sim.RequestGapP99)+" / "+dur(r.Sim.RequestGapP50))
 		row(fmt.Sprintf("chats ended by the simulator's %v idle timeout", cfg.simIdleTimeout), strconv.Itoa(r.Sim.EndedByIdleTimeout))
@@ -229,12 +229,12 @@ func printOverload(w io.Writer, cfg config, r *result) {
 	row("goroutines / open files at the end", fmt.Sprintf("%d / %d", r.Goroutines, r.OpenFiles))
 	row("CPU used (cores)", fmt.Sprintf("%.3f", r.CPU.Seconds()/r.Window.Seconds()))
 	row("whole machine CPU busy (cores, all processes)", fmt.Sprintf("%.2f", r.MachineCPU.Seconds()/r.Window.Seconds()))
-	fmt.Fprintln(w, "\n| second | live chats | polls/s | skipped/s | lag | accepted | shed |\n|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "\n| second | live chats | polls/s | deferred/s | lag | accepted | shed |\n|--:|--:|--:|--:|--:|--:|--:|")
 	for i, p := range o.Timeline {
 		if i%5 != 4 && i != len(o.Timeline)-1 {
 			continue
 		}
-		fmt.Fprintf(w, "| %.0f | %d | %d | %d | %s | %d | %d |\n", p.At.Seconds(), p.Live, p.Polls, p.Skipped, dur(p.Lag), p.Accepted, p.Shed)
+		fmt.Fprintf(w, "| %.0f | %d | %d | %d | %s | %d | %d |\n", p.At.Seconds(), p.Live, p.Polls, p.Deferred, dur(p.Lag), p.Accepted, p.Shed)
 	}
 	fmt.Fprintln(w)
 }

@@ -77,11 +77,11 @@ func printSides(w io.Writer, cfg config, rs []*result) {
 		}
 		return s
 	}, nil)
-	row("turns skipped (poll still in flight)", func(r *result) string {
+	row("turns deferred (poll still in flight)", func(r *result) string {
 		if r.Mode == modeBare {
 			return "n/a"
 		}
-		return strconv.FormatInt(r.Skipped, 10)
+		return strconv.FormatInt(r.Deferred, 10)
 	}, nil)
 	row("longest gap between two polls of one chat: max / p99 of the chats' longest", func(r *result) string {
 		if r.Sim == nil {

@@ -82,7 +82,7 @@ func newRunnerSide(ctx context.Context, cfg config, m *meter, with func(*chat.Op
 		IDPrefix: "0",
 		PollDeferred: func() {
 			if m.measuring.Load() {
-				m.skipped.Add(1)
+				m.deferred.Add(1)
 			}
 		},
 		PollLateness: func(d time.Duration) {
