@@ -45,10 +45,10 @@ func (s *Simulator) Stats() Stats {
 	gaps := make([]time.Duration, 0, len(s.order))
 	for _, c := range s.order {
 		s.idle(c, now)
-		switch {
-		case c.endedBy == endedByIdleTimeout:
+		switch c.endedBy {
+		case endedByIdleTimeout:
 			st.EndedByIdleTimeout++
-		case c.endedBy == endedByInactivity:
+		case endedByInactivity:
 			st.EndedByInactivity++
 		}
 		if c.ended {
