@@ -78,7 +78,7 @@ func (m *Manager) SendMessage(ctx context.Context, id, text, messageType, client
 		}
 	}
 	if err == nil && clientMessageID != "" {
-		m.rememberClientMessage(id, clientMessageID)
+		m.rememberClientMessage(ctx, id, clientMessageID)
 	}
 	return err
 }
@@ -128,19 +128,32 @@ func (m *Manager) arrived(ctx context.Context, id, text string, from int) (bool,
 }
 
 // rememberClientMessage adds a delivered message's client id to its chat's window of
-// recent ids, and to its record.
-func (m *Manager) rememberClientMessage(id, clientMessageID string) {
+// recent ids, and to its record, which is written before the bot hears the message was
+// delivered: after a crash, the runner that takes the chat over knows the id, so the
+// bot's retry there sends nothing twice. A store that cannot write now does not undo the
+// delivery: the id reaches the record with the store's next write (its writer retries).
+func (m *Manager) rememberClientMessage(ctx context.Context, id, clientMessageID string) {
 	c, err := m.get(id)
 	if err != nil {
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if len(c.clientMessages) >= chatstore.MaxClientMessages {
 		c.clientMessages = slices.Delete(slices.Clone(c.clientMessages), 0, len(c.clientMessages)-chatstore.MaxClientMessages+1)
 	}
 	c.clientMessages = append(c.clientMessages, clientMessageID)
 	m.persist(c)
+	where, over := c.store, c.over()
+	c.mu.Unlock()
+	st := m.opts.Store
+	if st == nil || where.shard < 0 || over {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
+	if err := st.Sync(ctx, where.ordinal, where.shard); err != nil {
+		m.log.Info("Could not record a client message id yet: the store retries", "chat", id, "error", err.Error())
+	}
 }
 
 // Typing tells the agent that the user started or stopped typing.

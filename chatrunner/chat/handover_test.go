@@ -179,6 +179,25 @@ func TestClientMessageIDIsSentOnce(t *testing.T) {
 	p.Expect(clientTexts(p.a.Sim, gid)).To(Equal([]string{"only once", "second"}))
 }
 
+// TestClientMessageIDIsDurableBeforeTheAnswer: the record holding a client message id is
+// written (Synced) before SendMessage returns; a store that cannot write does not fail a
+// message Genesys took.
+func TestClientMessageIDIsDurableBeforeTheAnswer(t *testing.T) {
+	p := newPair(t)
+	id, gid := p.connected("conv-durable-id", 0)
+	before := p.store.Syncs()
+	p.Expect(p.a.Manager.SendMessage(context.Background(), id, "with an id", "text", "msg-1")).To(Succeed())
+	p.Expect(p.store.Syncs()).To(Equal(before+1), "one write asked for, before the answer")
+	p.Expect(p.a.Manager.SendMessage(context.Background(), id, "without an id", "text", "")).To(Succeed())
+	p.Expect(p.store.Syncs()).To(Equal(before+1), "a message without an id needs no write")
+
+	p.store.Fail(errors.New("the API server is away"))
+	p.Expect(p.a.Manager.SendMessage(context.Background(), id, "store away", "text", "msg-2")).To(Succeed())
+	p.Expect(clientTexts(p.a.Sim, gid)).To(Equal([]string{"with an id", "without an id", "store away"}))
+	p.Expect(p.a.Manager.SendMessage(context.Background(), id, "store away", "text", "msg-2")).To(Succeed())
+	p.Expect(clientTexts(p.a.Sim, gid)).To(HaveLen(3), "the retry is still recognised")
+}
+
 // TestRequestingChatIsFailedOnResume: a record without a Genesys session cannot be
 // resumed; the bot is told through the chat's events and state.
 func TestRequestingChatIsFailedOnResume(t *testing.T) {

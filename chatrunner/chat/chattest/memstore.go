@@ -15,7 +15,7 @@ type MemStore struct {
 	mu      sync.Mutex
 	shards  map[[2]int]map[string][]byte
 	fail    error
-	Syncs   int
+	syncs   int
 	perShrd int
 }
 
@@ -67,8 +67,15 @@ func (s *MemStore) Remove(ordinal, shard int, id string) {
 func (s *MemStore) Sync(_ context.Context, _, _ int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.Syncs++
+	s.syncs++
 	return s.fail
+}
+
+// Syncs is the number of Syncs so far.
+func (s *MemStore) Syncs() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.syncs
 }
 
 // Load returns an ordinal's records, decoded, as a new owner reads them.
