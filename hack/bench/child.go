@@ -235,6 +235,14 @@ func runChild(ctx context.Context, cfg config) error {
 			return err
 		}
 	}
+	if cfg.memProfile != "" {
+		// What the chats hold: the live heap as the memory figure samples it.
+		s.closeIdle()
+		runtime.GC()
+		if err := writeProfile("heap", cfg.memProfile+".chats"); err != nil {
+			return err
+		}
+	}
 
 	if cfg.cpuProfile != "" {
 		f, err := os.Create(cfg.cpuProfile)
@@ -349,12 +357,15 @@ func trace(ctx context.Context, mode string, m *meter) {
 }
 
 // writeAllocs writes the allocation profile (since the start, window included).
-func writeAllocs(path string) error {
+func writeAllocs(path string) error { return writeProfile("allocs", path) }
+
+// writeProfile writes the named runtime profile to path.
+func writeProfile(name, path string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
 		_ = f.Close()
 		return err
 	}
