@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -75,15 +76,33 @@ func startSimulator(ctx context.Context, sup *supervisor, manager, workdir strin
 	return sim, nil
 }
 
-// freeAddr returns a loopback address with a port free at the time of the call.
+// freeAddr returns a loopback address with a port free at the time of the call, and
+// never one it returned before: the kernel may hand a port out again once its listener is
+// closed, and two processes of the demo (a runner's health port and another runner's API)
+// were given the same one, so that one of them could never start.
 func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("finding a free port: %w", err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", fmt.Errorf("finding a free port: %w", err)
+		}
+		addr := l.Addr().String()
+		_ = l.Close()
+		if !handedOut.addrs[addr] {
+			handedOut.addrs[addr] = true
+			return addr, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return "", fmt.Errorf("finding a free port: every port tried was handed out before")
 }
+
+// handedOut are the addresses freeAddr returned.
+var handedOut = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: map[string]bool{}}
 
 // waitReady polls url until it answers 200; it fails early when p exits.
 func waitReady(ctx context.Context, url string, p *proc) error {
