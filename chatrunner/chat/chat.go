@@ -40,6 +40,11 @@ type chat struct {
 	gone chan struct{}
 	// away is set (under mu) once the chat left: nothing may touch it any more.
 	away bool
+	// committed closes once a new chat's first record write is decided, commitErr (set
+	// before) its failure: a duplicate escalation meanwhile waits for it rather than answer
+	// with a chat that may yet be forgotten. nil for a chat taken over (already durable).
+	committed chan struct{}
+	commitErr error
 
 	mu          sync.Mutex
 	state       chatv1alpha1.ChatState

@@ -231,6 +231,58 @@ func TestEscalationIsRefusedWhenTheStoreCannotWrite(t *testing.T) {
 	p.Expect(created).To(BeTrue())
 }
 
+// TestDuplicateEscalationWaitsForTheFirstOnesRecord: while a new chat's first record
+// write is in flight, an escalation of the same conversation waits for it: it gets the
+// chat once it is durable, and the same refusal when the store could not record it
+// (before, it got 200 with a chat about to be forgotten).
+func TestDuplicateEscalationWaitsForTheFirstOnesRecord(t *testing.T) {
+	for _, fails := range []bool{false, true} {
+		t.Run(map[bool]string{false: "recorded", true: "not recorded"}[fails], func(t *testing.T) {
+			p := newPair(t)
+			release := p.store.Hold()
+			defer release()
+			type outcome struct {
+				v       chat.View
+				created bool
+				err     error
+			}
+			escalate := func() <-chan outcome {
+				ch := make(chan outcome, 1)
+				go func() {
+					v, created, err := p.a.Manager.Escalate(context.Background(), escalation("conv-dup"))
+					ch <- outcome{v, created, err}
+				}()
+				return ch
+			}
+			first := escalate()
+			p.Eventually(p.store.Syncs).Should(BeNumerically(">=", 1), "the first escalation waits for its write")
+			second := escalate()
+			p.Consistently(second, 200*time.Millisecond).ShouldNot(Receive(), "the duplicate waits too")
+			if fails {
+				p.store.Fail(errors.New("the API server is away"))
+			}
+			release()
+			var a, b outcome
+			p.Eventually(first).Should(Receive(&a))
+			p.Eventually(second).Should(Receive(&b))
+			if fails {
+				var stored *chat.StoreError
+				p.Expect(errors.As(a.err, &stored)).To(BeTrue(), "%v", a.err)
+				p.Expect(errors.As(b.err, &stored)).To(BeTrue(), "the duplicate is refused as the first was: %v", b.err)
+				p.Expect(p.a.Sim.Chats()).To(BeEmpty())
+				return
+			}
+			p.Expect(a.err).NotTo(HaveOccurred())
+			p.Expect(b.err).NotTo(HaveOccurred())
+			p.Expect(a.created).To(BeTrue())
+			p.Expect(b.created).To(BeFalse())
+			p.Expect(b.v.ID).To(Equal(a.v.ID))
+			_, err := p.a.Manager.Get(b.v.ID)
+			p.Expect(err).NotTo(HaveOccurred())
+		})
+	}
+}
+
 // TestDrainingRefusesEscalations keeps live chats going.
 func TestDrainingRefusesEscalations(t *testing.T) {
 	p := newPair(t)

@@ -47,6 +47,9 @@ func (m *Manager) Escalate(ctx context.Context, e Escalation) (View, bool, error
 	m.mu.Lock()
 	if c, ok := m.byConversation[e.ConversationID]; ok {
 		m.mu.Unlock()
+		if err := waitCommitted(ctx, c); err != nil {
+			return View{}, false, err
+		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.view(), false, nil
@@ -83,6 +86,7 @@ func (m *Manager) Escalate(ctx context.Context, e Escalation) (View, bool, error
 	c := &chat{
 		id:          m.newID(),
 		escalation:  e,
+		committed:   make(chan struct{}),
 		store:       where,
 		gone:        make(chan struct{}),
 		slot:        slot,
@@ -102,7 +106,10 @@ func (m *Manager) Escalate(ctx context.Context, e Escalation) (View, bool, error
 	c.mu.Lock()
 	m.persist(c)
 	c.mu.Unlock()
-	if err := m.commit(ctx, c); err != nil {
+	err = m.commit(ctx, c)
+	c.commitErr = err
+	close(c.committed)
+	if err != nil {
 		return View{}, false, err
 	}
 	c.mu.Lock()
@@ -112,6 +119,22 @@ func (m *Manager) Escalate(ctx context.Context, e Escalation) (View, bool, error
 	m.notify()
 	go m.request(c)
 	return v, true, nil
+}
+
+// waitCommitted waits until a chat's first record write is decided (at once for a chat
+// not being created), and returns its failure: the duplicate escalation of a chat its
+// store could not record is refused as the first one was, not answered with a chat about
+// to be forgotten.
+func waitCommitted(ctx context.Context, c *chat) error {
+	if c.committed == nil {
+		return nil
+	}
+	select {
+	case <-c.committed:
+		return c.commitErr
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the conversation's chat to be recorded: %w", ctx.Err())
+	}
 }
 
 // place picks the store shard of a new chat of this runner; called with m.mu held. A full

@@ -15,6 +15,7 @@ type MemStore struct {
 	mu      sync.Mutex
 	shards  map[[2]int]map[string][]byte
 	fail    error
+	hold    chan struct{}
 	syncs   int
 	perShrd int
 }
@@ -63,11 +64,39 @@ func (s *MemStore) Remove(ordinal, shard int, id string) {
 	delete(s.shards[[2]int{ordinal, shard}], id)
 }
 
-// Sync counts and fails when told to.
-func (s *MemStore) Sync(_ context.Context, _, _ int) error {
+// Hold makes every Sync wait until release is called (or its context ends), as a write
+// in flight would; it then answers as Fail says at that time.
+func (s *MemStore) Hold() (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.hold = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.hold = nil
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// Sync counts, waits while held, and fails when told to.
+func (s *MemStore) Sync(ctx context.Context, _, _ int) error {
+	s.mu.Lock()
+	s.syncs++
+	hold := s.hold
+	s.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.syncs++
 	return s.fail
 }
 
