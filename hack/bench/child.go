@@ -418,6 +418,9 @@ func runProbes(ctx context.Context, s side, cfg config, m *meter, out *lines) {
 	}
 }
 
+// benchAgent is the agent who joins the bench's chats.
+var benchAgent = gmssim.Agent{Nickname: "Agent Smith", Email: "agent.smith@example.com"}
+
 // joinAgents has an agent join every chat through the simulator's control API.
 func joinAgents(ctx context.Context, addr string, ids []string) error {
 	t := http.DefaultTransport.(*http.Transport).Clone()
@@ -425,14 +428,13 @@ func joinAgents(ctx context.Context, addr string, ids []string) error {
 	client := &http.Client{Transport: t, Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()
 	ctl := gmssim.NewControlClient("http://"+addr, client)
-	smith := gmssim.Agent{Nickname: "Agent Smith", Email: "agent.smith@example.com"}
 	work := make(chan string)
 	var failed atomic.Int64
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Go(func() {
 			for id := range work {
-				if err := ctl.Join(ctx, id, smith); err != nil {
+				if err := ctl.Join(ctx, id, benchAgent); err != nil {
 					failed.Add(1)
 				}
 			}

@@ -337,7 +337,7 @@ func newAgent(addr string) *agent {
 
 // join has an agent join a chat.
 func (a *agent) join(chatID string) {
-	if err := a.ctl.Join(context.Background(), chatID, gmssim.Agent{Nickname: "Agent Smith", Email: "agent.smith@example.com"}); err != nil {
+	if err := a.ctl.Join(context.Background(), chatID, benchAgent); err != nil {
 		a.joinFailed.Add(1)
 	}
 }
