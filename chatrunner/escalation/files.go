@@ -146,10 +146,12 @@ func (a *server) file(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Length", strconv.FormatInt(info.Size, 10))
 	}
 	w.WriteHeader(http.StatusOK)
-	// Streamed: a failure midway cuts the answer short of its Content-Length, which the
-	// bot sees.
+	// Streamed: a failure midway aborts the answer, so that the bot sees a broken
+	// download, also without a Content-Length (chunked), where returning would end the
+	// answer cleanly and a shortened file would pass for a whole one.
 	if _, err := io.Copy(w, body); err != nil && r.Context().Err() == nil {
 		a.opts.Log.Info("A file download from Genesys broke off", "chat", id, "error", err.Error())
+		panic(http.ErrAbortHandler)
 	}
 }
 

@@ -327,3 +327,39 @@ func TestFilesAreForwardedToTheOwner(t *testing.T) {
 		return err
 	}).Should(Succeed())
 }
+
+// brokenDownloads is the engine whose file downloads break off after some bytes, with no
+// size known (a chunked answer from Genesys).
+type brokenDownloads struct{ *chat.Manager }
+
+func (brokenDownloads) DownloadFile(context.Context, string, string) (io.ReadCloser, chat.FileInfo, error) {
+	body := io.MultiReader(bytes.NewReader(make([]byte, 1000)), iotestErrReader{})
+	return io.NopCloser(body), chat.FileInfo{Name: "statement.pdf", ContentType: "application/pdf", Size: -1}, nil
+}
+
+type iotestErrReader struct{}
+
+func (iotestErrReader) Read([]byte) (int, error) { return 0, errors.New("connection reset by Genesys") }
+
+// TestABrokenDownloadIsNotAWholeFile: a download from Genesys that breaks off midway, of
+// unknown size, reaches the bot as a failed read, not as a shorter file that ended cleanly.
+func TestABrokenDownloadIsNotAWholeFile(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(5 * time.Second)
+	env := chattest.Start(t, chattest.Settings(), gmssim.Options{}, chat.Options{IDPrefix: "r0"})
+	srv := httptest.NewServer(escalation.NewHandler(escalation.Options{Engine: brokenDownloads{env.Manager}, Tokens: func() ([]string, error) { return []string{token}, nil }}))
+	t.Cleanup(srv.Close)
+	c := api.NewClient(srv.URL, token, nil)
+	id, _ := fileChat(g, &runner{env: env, srv: srv}, c, "conv-broken-download", false)
+
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/chats/"+id+"/files/f1", nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		return // aborted before the headers went out: the bot sees the failure
+	}
+	defer func() { _ = resp.Body.Close() }()
+	got, err := io.ReadAll(resp.Body)
+	g.Expect(err).To(HaveOccurred(), "the bot must see the download fail (got %d bytes, status %d, and a clean end)", len(got), resp.StatusCode)
+}
