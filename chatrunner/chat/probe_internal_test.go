@@ -39,7 +39,7 @@ func (p *probingGMS) count() int {
 }
 
 // TestAnIdleRunnerProbesGenesys: a runner without chats probes at start, then every
-// probeIdle while Genesys answers and every probeRetry while it does not; failures count
+// DefaultProbeIdle while Genesys answers and every DefaultProbeRetry while it does not; failures count
 // up until the first answer, which clears them.
 func TestAnIdleRunnerProbesGenesys(t *testing.T) {
 	g := NewWithT(t)
@@ -65,19 +65,19 @@ func TestAnIdleRunnerProbesGenesys(t *testing.T) {
 			clk.Step(probeTick)
 		}
 	}
-	step(probeRetry)
-	g.Eventually(f.count).Should(Equal(2), "failing: again after probeRetry")
+	step(DefaultProbeRetry)
+	g.Eventually(f.count).Should(Equal(2), "failing: again after DefaultProbeRetry")
 	g.Eventually(func() int32 { return m.Status().GenesysFailures }).Should(BeEquivalentTo(2))
 
 	f.set(nil)
-	step(probeRetry)
+	step(DefaultProbeRetry)
 	g.Eventually(f.count).Should(Equal(3))
 	g.Eventually(func() int32 { return m.Status().GenesysFailures }).Should(BeZero(), "the first answer clears the failures")
 	g.Expect(m.Status().LastError).To(BeEmpty())
 	g.Expect(m.Status().LastGenesysAnswerTime).NotTo(BeNil())
 
-	step(probeRetry)
-	g.Consistently(f.count, 50*time.Millisecond).Should(Equal(3), "answering: not before probeIdle")
-	step(probeIdle - probeRetry)
-	g.Eventually(f.count).Should(Equal(4), "idle: every probeIdle")
+	step(DefaultProbeRetry)
+	g.Consistently(f.count, 50*time.Millisecond).Should(Equal(3), "answering: not before DefaultProbeIdle")
+	step(DefaultProbeIdle - DefaultProbeRetry)
+	g.Eventually(f.count).Should(Equal(4), "idle: every DefaultProbeIdle")
 }

@@ -90,8 +90,6 @@ const (
 	// (Options.ProbeRetry when 0), so that recovery shows within it.
 	DefaultProbeRetry = 10 * time.Second
 
-	probeIdle  = DefaultProbeIdle
-	probeRetry = DefaultProbeRetry
 	// probeTick is how often the runner looks whether a probe is due; at most half the
 	// retry interval, so that a failing runner probes about every retry interval.
 	probeTick = 2 * time.Second
@@ -102,10 +100,10 @@ const (
 func (m *Manager) probeTimings() (idle, retry, tick time.Duration) {
 	idle, retry = m.opts.ProbeIdle, m.opts.ProbeRetry
 	if idle <= 0 {
-		idle = probeIdle
+		idle = DefaultProbeIdle
 	}
 	if retry <= 0 {
-		retry = probeRetry
+		retry = DefaultProbeRetry
 	}
 	tick = min(probeTick, max(retry/2, time.Millisecond))
 	return idle, retry, tick

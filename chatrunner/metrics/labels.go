@@ -29,9 +29,7 @@ var (
 		chatv1alpha1.ChatRequesting, chatv1alpha1.ChatWaitingForAgent, chatv1alpha1.ChatConnected,
 		chatv1alpha1.ChatEnded, chatv1alpha1.ChatTransferred, chatv1alpha1.ChatFailed,
 	}
-	// terminalStates are the states a chat ends in.
-	terminalStates = []chatv1alpha1.ChatState{chatv1alpha1.ChatEnded, chatv1alpha1.ChatTransferred, chatv1alpha1.ChatFailed}
-	reasons        = []chatv1alpha1.ChatEndReason{
+	reasons = []chatv1alpha1.ChatEndReason{
 		chatv1alpha1.EndAgentClosed, chatv1alpha1.EndUserClosed, chatv1alpha1.EndGenesysError,
 		chatv1alpha1.EndEscalationTimeout, chatv1alpha1.EndIdleTimeout,
 	}

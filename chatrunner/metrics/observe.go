@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"slices"
 	"time"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
@@ -32,7 +31,7 @@ func (m *Metrics) Transitioned(t chat.Transition) {
 	switch {
 	case t.To == chatv1alpha1.ChatConnected && !t.ConnectTime.IsZero():
 		m.timeToAgent.Observe(max(t.ConnectTime.Sub(t.RequestTime), 0).Seconds())
-	case slices.Contains(terminalStates, t.To) && !t.EndTime.IsZero():
+	case !t.EndTime.IsZero(): // set once a chat ended, transferred or failed
 		m.chatDuration.WithLabelValues(to, reason).Observe(max(t.EndTime.Sub(t.RequestTime), 0).Seconds())
 	}
 }
