@@ -66,6 +66,10 @@ type chat struct {
 	waitingTime time.Time
 	// clientMessages are the bot's most recent client message ids (a bounded window).
 	clientMessages []string
+	// fileLimits are Genesys' file limits of the chat as read at fileLimitsAt (zero: not
+	// read), kept fileLimitsTTL and counted up by this runner's uploads.
+	fileLimits   gms.FileLimits
+	fileLimitsAt time.Time
 	// webhookDelivered is the highest seq the webhook receiver took.
 	webhookDelivered int64
 	// replayTo is, on a chat resumed from its record, the number of events its previous

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"sync"
 	"time"
 
 	api "github.com/gatewayops/genesys-gateway-operator/api/escalation"
@@ -106,14 +105,14 @@ func (m *Manager) UploadFile(ctx context.Context, id, name, contentType string, 
 		return resp, err
 	})
 	if src.exceeded {
-		forgetFileLimits(m, id) // Genesys may have counted what it got
+		c.forgetFileLimits() // Genesys may have counted what it got
 		return "", tooLarge(maxSize)
 	}
 	if err != nil {
-		forgetFileLimits(m, id)
+		c.forgetFileLimits()
 		return "", err
 	}
-	usedFile(m, id, src.read)
+	c.usedFile(src.read)
 	return fileID, nil
 }
 
@@ -213,36 +212,15 @@ func (c *chat) agentFile(fileID string) *FileRef {
 	return nil
 }
 
-// The file limits of the chats, by manager and chat, each kept fileLimitsTTL. They live
-// beside the chats (rather than in them) and are bounded: expired entries go whenever the
-// cache grows past maxCachedLimits/2, and past maxCachedLimits nothing more is kept (the
-// limits are then read for each upload).
-const maxCachedLimits = 10000
-
-type limitsKey struct {
-	m    *Manager
-	chat string
-}
-
-type cachedLimits struct {
-	limits gms.FileLimits
-	at     time.Time
-}
-
-var limitsCache = struct {
-	sync.Mutex
-	entries map[limitsKey]cachedLimits
-}{entries: map[limitsKey]cachedLimits{}}
-
-// fileLimits returns the chat's file limits: cached, or read from Genesys.
+// fileLimits returns the chat's file limits: cached on the chat for fileLimitsTTL, or
+// read from Genesys.
 func (m *Manager) fileLimits(ctx context.Context, fg FileGMS, c *chat) (gms.FileLimits, error) {
 	now := m.clock.Now()
-	key := limitsKey{m, c.id}
-	limitsCache.Lock()
-	e, ok := limitsCache.entries[key]
-	limitsCache.Unlock()
-	if ok && now.Sub(e.at) < fileLimitsTTL {
-		return e.limits, nil
+	c.mu.Lock()
+	cached, at := c.fileLimits, c.fileLimitsAt
+	c.mu.Unlock()
+	if !at.IsZero() && now.Sub(at) < fileLimitsTTL {
+		return cached, nil
 	}
 	var limits gms.FileLimits
 	err := m.call(ctx, c.id, "reading the file limits", func(sess *gms.Session, _ int) (*gms.Response, error) {
@@ -253,42 +231,30 @@ func (m *Manager) fileLimits(ctx context.Context, fg FileGMS, c *chat) (gms.File
 	if err != nil {
 		return limits, err
 	}
-	limitsCache.Lock()
-	defer limitsCache.Unlock()
-	if len(limitsCache.entries) >= maxCachedLimits/2 {
-		for k, v := range limitsCache.entries {
-			if now.Sub(v.at) >= fileLimitsTTL {
-				delete(limitsCache.entries, k)
-			}
-		}
-	}
-	if len(limitsCache.entries) < maxCachedLimits {
-		limitsCache.entries[key] = cachedLimits{limits: limits, at: now}
-	}
+	c.mu.Lock()
+	c.fileLimits, c.fileLimitsAt = limits, now
+	c.mu.Unlock()
 	return limits, nil
 }
 
 // usedFile counts an upload of n bytes in the chat's cached limits.
-func usedFile(m *Manager, chatID string, n int64) {
-	limitsCache.Lock()
-	defer limitsCache.Unlock()
-	key := limitsKey{m, chatID}
-	e, ok := limitsCache.entries[key]
-	if !ok {
+func (c *chat) usedFile(n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fileLimitsAt.IsZero() {
 		return
 	}
-	if e.limits.UsedFiles >= 0 {
-		e.limits.UsedFiles++
+	if c.fileLimits.UsedFiles >= 0 {
+		c.fileLimits.UsedFiles++
 	}
-	if e.limits.UsedTotalSize >= 0 {
-		e.limits.UsedTotalSize += n
+	if c.fileLimits.UsedTotalSize >= 0 {
+		c.fileLimits.UsedTotalSize += n
 	}
-	limitsCache.entries[key] = e
 }
 
 // forgetFileLimits drops the chat's cached limits: the next upload reads them again.
-func forgetFileLimits(m *Manager, chatID string) {
-	limitsCache.Lock()
-	defer limitsCache.Unlock()
-	delete(limitsCache.entries, limitsKey{m, chatID})
+func (c *chat) forgetFileLimits() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fileLimitsAt = time.Time{}
 }
