@@ -48,14 +48,14 @@ func RouteOf(r *http.Request) string {
 	var route string
 	switch {
 	case len(seg) == 2:
-		route = map[string]string{"chats": RouteEscalate, "events": RouteAllEvents, "openapi.yaml": RouteOpenAPI}[seg[1]]
+		route = pick(seg[1], "chats", RouteEscalate, "events", RouteAllEvents, "openapi.yaml", RouteOpenAPI)
 	case len(seg) == 3 && seg[1] == "chats":
-		route = map[string]string{http.MethodGet: RouteGetChat, http.MethodDelete: RouteCloseChat}[r.Method]
+		route = pick(r.Method, http.MethodGet, RouteGetChat, http.MethodDelete, RouteCloseChat)
 	case len(seg) == 3 && seg[1] == "conversations":
 		route = RouteConversation
 	case len(seg) == 4 && seg[1] == "chats":
-		route = map[string]string{"messages": RouteMessages, "typing": RouteTyping, "present": RoutePresent,
-			"events": RouteEvents, "files": RouteUploadFile}[seg[3]]
+		route = pick(seg[3], "messages", RouteMessages, "typing", RouteTyping, "present", RoutePresent,
+			"events", RouteEvents, "files", RouteUploadFile)
 	case len(seg) == 5 && seg[1] == "chats" && seg[3] == "files":
 		route = RouteGetFile
 	}
@@ -136,3 +136,14 @@ func (m *meteredWriter) Flush() { _ = m.FlushError() }
 
 // Unwrap gives http.ResponseController the underlying writer.
 func (m *meteredWriter) Unwrap() http.ResponseWriter { return m.ResponseWriter }
+
+// pick returns the value paired with key in pairs (key, value, key, value…), "" when none:
+// a lookup without building a map on every call.
+func pick(key string, pairs ...string) string {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i] == key {
+			return pairs[i+1]
+		}
+	}
+	return ""
+}

@@ -97,7 +97,7 @@ func (l FileLimits) AllowsType(name string) bool {
 	}
 	ext := Extension(name)
 	for _, t := range l.FileTypes {
-		if t == ext {
+		if strings.EqualFold(t, ext) { // as announced: "PDF" allows "a.pdf"
 			return true
 		}
 	}

@@ -45,6 +45,7 @@ func TestFileLimitsParseTheRecordedShape(t *testing.T) {
 	g.Expect(limits.AllowsType("scan.PDF")).To(BeTrue())
 	g.Expect(limits.AllowsType("run.exe")).To(BeFalse())
 	g.Expect(limits.AllowsType("noextension")).To(BeFalse())
+	g.Expect(gms.FileLimits{FileTypes: []string{"PDF"}}.AllowsType("scan.pdf")).To(BeTrue(), "types as announced, in any case")
 
 	// Every value is parsed within bounds: garbage is "no limit known", never a panic.
 	garbage := map[string]string{

@@ -280,16 +280,7 @@ func (s *Simulator) uploadLocked(c *chat, u upload, resp gms.Response, now time.
 
 // allowedType reports whether name's extension is among types (any when none).
 func allowedType(types []string, name string) bool {
-	if len(types) == 0 {
-		return true
-	}
-	ext := gms.Extension(name)
-	for _, t := range types {
-		if strings.EqualFold(t, ext) {
-			return true
-		}
-	}
-	return false
+	return gms.FileLimits{FileTypes: types}.AllowsType(name)
 }
 
 // file returns the chat's file with id, and its index.
