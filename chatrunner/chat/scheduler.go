@@ -114,9 +114,9 @@ func (s *scheduler) run(ctx context.Context) {
 			e.due = nextDue(e.due, horizon, s.interval)
 			heap.Fix(&s.queue, 0)
 		}
-		wait := time.Hour
+		wait := pollerReapPeriod // reaps even when no chat is due for long
 		if s.queue.Len() > 0 {
-			wait = s.queue[0].due.Sub(now)
+			wait = min(wait, s.queue[0].due.Sub(now))
 		}
 		s.mu.Unlock()
 		for i, f := range due {

@@ -129,3 +129,30 @@ func TestSchedulerBatchesDuePollsOnOneReusedTimer(t *testing.T) {
 	g.Expect([]string{next(), next()}).To(ConsistOf("a@1.1s", "b@1.1005s"))
 	g.Expect(clk.timers.Load()).To(BeNumerically("==", 1), "one timer for every wake")
 }
+
+// A burst's pollers end within two reap periods of its end, even with no chat left to
+// wake the scheduler: the runner's memory follows its steady state, not its busiest moment.
+func TestSchedulerReapsABurstsPollersSoon(t *testing.T) {
+	g := NewWithT(t)
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := newScheduler(clk, time.Second, func(*chat, time.Time) {})
+	release := make(chan struct{})
+	s.pollers.run = func(pollJob) { <-release }
+	const burst = 100
+	for range burst {
+		g.Expect(s.pollers.submit(pollJob{})).To(BeTrue())
+	}
+	alive, _ := s.pollers.size()
+	g.Expect(alive).To(Equal(burst))
+	close(release)
+	g.Eventually(func() int { _, idle := s.pollers.size(); return idle }).Should(Equal(burst))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.run(ctx)
+	for range 2 {
+		g.Eventually(clk.HasWaiters).Should(BeTrue())
+		clk.Step(pollerReapPeriod)
+	}
+	g.Eventually(func() int { alive, _ := s.pollers.size(); return alive }).Should(Equal(s.pollers.min))
+}

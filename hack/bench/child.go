@@ -91,6 +91,10 @@ type result struct {
 	// chat and with every chat connected (after the warm-up, idle connections closed).
 	MemBase  uint64 `json:"memBase"`
 	MemChats uint64 `json:"memChats"`
+	// StacksChats and GoroutinesChats are the stacks' part of MemChats and the goroutines
+	// at that sample: what the figure holds besides the heap.
+	StacksChats     uint64 `json:"stacksChats"`
+	GoroutinesChats int    `json:"goroutinesChats"`
 	// Goroutines, OpenFiles (mostly connections) and RSS are at the end of the window.
 	Goroutines int    `json:"goroutines"`
 	OpenFiles  int    `json:"openFiles"`
@@ -150,7 +154,7 @@ func runChild(ctx context.Context, cfg config) error {
 	out := &lines{w: bufio.NewWriter(os.Stdout)}
 	m := &meter{}
 	res := &result{Mode: cfg.child, Chats: cfg.chats}
-	res.MemBase = memInUse()
+	res.MemBase, _ = memInUse()
 
 	var s side
 	var err error
@@ -230,7 +234,9 @@ func runChild(ctx context.Context, cfg config) error {
 	res.MemChats = math.MaxUint64
 	for range 3 {
 		s.closeIdle()
-		res.MemChats = min(res.MemChats, memInUse())
+		if mem, stacks := memInUse(); mem < res.MemChats {
+			res.MemChats, res.StacksChats, res.GoroutinesChats = mem, stacks, runtime.NumGoroutine()
+		}
 		if err := sleep(ctx, time.Second); err != nil {
 			return err
 		}
@@ -240,6 +246,10 @@ func runChild(ctx context.Context, cfg config) error {
 		s.closeIdle()
 		runtime.GC()
 		if err := writeProfile("heap", cfg.memProfile+".chats"); err != nil {
+			return err
+		}
+		// And the goroutines whose stacks the figure counts.
+		if err := writeProfile("goroutine", cfg.memProfile+".goroutines"); err != nil {
 			return err
 		}
 	}
@@ -467,13 +477,14 @@ func phase(id string, interval time.Duration) time.Duration {
 	return time.Duration(h.Sum64() % uint64(interval))
 }
 
-// memInUse is the live heap plus goroutine stacks after a full collection.
-func memInUse() uint64 {
+// memInUse is the live heap plus goroutine stacks after a full collection, and the
+// stacks' part of it.
+func memInUse() (mem, stacks uint64) {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc + ms.StackInuse
+	return ms.HeapAlloc + ms.StackInuse, ms.StackInuse
 }
 
 // rss is the resident set size from /proc, 0 when unknown.

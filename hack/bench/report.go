@@ -120,8 +120,8 @@ func printSides(w io.Writer, cfg config, rs []*result) {
 		return fmt.Sprintf("%.3f", r.CPU.Seconds()/r.Window.Seconds())
 	}, nil)
 	row("memory per chat (live heap + stacks, idle connections closed)", func(r *result) string { return size(memPerChat(r)) }, memPerChat)
-	row("live heap + stacks with all chats / RSS at the end", func(r *result) string {
-		return size(float64(r.MemChats)) + " / " + size(float64(r.RSS))
+	row("live heap + stacks with all chats (stacks, goroutines) / RSS at the end", func(r *result) string {
+		return fmt.Sprintf("%s (%s, %d) / %s", size(float64(r.MemChats)), size(float64(r.StacksChats)), r.GoroutinesChats, size(float64(r.RSS)))
 	}, nil)
 	row("goroutines / open files at the end", func(r *result) string {
 		return strconv.Itoa(r.Goroutines) + " / " + strconv.Itoa(r.OpenFiles)
