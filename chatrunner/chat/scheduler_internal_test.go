@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -97,8 +98,7 @@ func TestSchedulerBatchesDuePollsOnOneReusedTimer(t *testing.T) {
 		c := &chat{id: id}
 		s.add(c)
 		s.mu.Lock()
-		c.entry.due = start.Add(offset)
-		heap.Fix(&s.queue, c.entry.index)
+		s.queue.setDue(c.entry.index, start.Add(offset))
 		s.mu.Unlock()
 	}
 	at("a", 100*time.Millisecond)
@@ -155,4 +155,26 @@ func TestSchedulerReapsABurstsPollersSoon(t *testing.T) {
 		clk.Step(pollerReapPeriod)
 	}
 	g.Eventually(func() int { alive, _ := s.pollers.size(); return alive }).Should(Equal(s.pollers.min))
+}
+
+// BenchmarkDueQueue is the scheduler's queue work per poll at 10,000 chats: the chat due
+// first moves one interval on. The entries are allocated apart, as chats are, so that
+// reading one is a cache miss as in the runner.
+//
+//	go test ./chatrunner/chat/ -run '^$' -bench BenchmarkDueQueue
+func BenchmarkDueQueue(b *testing.B) {
+	const chats = 10000
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var q dueQueue
+	var apart [][]byte
+	for i := range chats {
+		apart = append(apart, make([]byte, 256))
+		due := start.Add(phase(fmt.Sprintf("r0-%016x", i), time.Second))
+		heap.Push(&q, dueItem{at: due.UnixNano(), entry: &entry{chat: &chat{}, due: due}})
+	}
+	b.ResetTimer()
+	for range b.N {
+		q.setDue(0, q[0].entry.due.Add(time.Second))
+	}
+	runtime.KeepAlive(apart)
 }
