@@ -154,33 +154,23 @@ func (d *Deliverer) Stats() Stats {
 // read at the first Interval after its worker delivered the previous ones, so each chat is
 // delivered in order and what waits stays in the engine's log.
 func (d *Deliverer) Run(ctx context.Context) {
-	delivered := map[string]int64{}
-	busy := map[string]bool{}
+	// cursor is how far each chat's delivery got, and underWay for a chat whose worker
+	// runs, so that Feed reads nothing of it. It lives as long as Run: a copy made every
+	// Interval cost a new map of every chat four times a second (at 10,000 chats, about
+	// 1 MB a second of garbage). Feed drops the chats the engine forgot.
+	cursor := map[string]int64{}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	tick := d.opts.Clock.NewTicker(d.opts.Interval)
 	defer tick.Stop()
 	for {
-		cursor := make(map[string]int64, len(delivered))
-		for id, seq := range delivered {
-			cursor[id] = seq
-		}
-		for id := range busy {
-			cursor[id] = math.MaxInt64 // read nothing of a chat under way
-		}
 		news := d.opts.Source.Feed(cursor)
-		for id := range delivered {
-			if _, ok := cursor[id]; !ok && !busy[id] {
-				delete(delivered, id) // forgotten by the engine
-			}
-		}
 		_, err := d.opts.Config()
 		for _, n := range news {
 			if errors.Is(err, ErrDisabled) {
-				delivered[n.ChatID] = n.Events[len(n.Events)-1].Seq
-				continue
+				continue // Feed moved the cursor past them: not delivered, by design
 			}
-			busy[n.ChatID] = true
+			cursor[n.ChatID] = underWay
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -195,7 +185,11 @@ func (d *Deliverer) Run(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case p := <-d.done:
-				d.finish(p, delivered, busy)
+				if p.gone {
+					delete(cursor, p.chat)
+				} else {
+					cursor[p.chat] = p.seq
+				}
 			case <-tick.C():
 				waiting = false
 			}
@@ -203,14 +197,8 @@ func (d *Deliverer) Run(ctx context.Context) {
 	}
 }
 
-func (d *Deliverer) finish(p position, delivered map[string]int64, busy map[string]bool) {
-	delete(busy, p.chat)
-	if p.gone {
-		delete(delivered, p.chat)
-		return
-	}
-	delivered[p.chat] = p.seq
-}
+// underWay is a chat's cursor while its worker delivers: past any seq.
+const underWay = math.MaxInt64
 
 // deliverChat delivers a batch of one chat's events in order, each retried until it is
 // delivered, refused or its chat is forgotten, then reports where the chat is.
