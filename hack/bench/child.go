@@ -211,7 +211,12 @@ func runChild(ctx context.Context, cfg config) error {
 	}
 	logf("%s: %d chats established in %v; agents joining", cfg.child, len(ids), time.Since(begin).Round(time.Millisecond))
 	if err := joinAgents(ctx, cfg.simAddr, ids); err != nil {
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		// A side past its capacity lets chats idle out before their agent joins: measure
+		// the chats it kept (the report says how many) rather than abort the run.
+		logf("%s: %v", cfg.child, err)
 	}
 	for deadline := time.Now().Add(time.Minute); s.connected() < len(ids); {
 		if time.Now().After(deadline) {
