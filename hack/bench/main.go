@@ -75,6 +75,7 @@ type config struct {
 	// The capacity search.
 	capacity       bool
 	capacityStart  int
+	repeat         int
 	capacityWindow time.Duration
 	// The store mode.
 	assets            string
@@ -125,6 +126,7 @@ func main() {
 	fs.BoolVar(&cfg.pin, "pin", false, "Pin the measured process (runner, bare, webhook or overload child) to the last CPU and everything else of the bench (this process, the simulator, kube-apiserver and etcd) to the others: the measured side gets a core of its own (and GOMAXPROCS 1), and the simulator and control plane do not compete with it. Needs 2 CPUs or more.")
 	fs.BoolVar(&cfg.capacity, "capacity", false, "Instead of the report, search for each of the runner and bare modes in -modes the largest number of chats it sustains at 1 s polling (poll lateness p99 < 50 ms and polls/s >= 0.99 x chats): doubling from -capacity-start, then bisecting to within 10%, one -capacity-window window per trial (each trial also ramps up and warms up; a search takes several minutes per side).")
 	fs.IntVar(&cfg.capacityStart, "capacity-start", 1000, "Capacity search: the first number of chats tried.")
+	fs.IntVar(&cfg.repeat, "repeat", 1, "Run -modes this many times over, each run with its own report, then the runner/bare ratios of every run and their median: the ratios of one run vary by several percent on a shared machine.")
 	fs.DurationVar(&cfg.capacityWindow, "capacity-window", 10*time.Second, "Capacity search: the measured window of each trial.")
 	fs.BoolVar(&cfg.trace, "trace", false, "Log the polls of each second of the window and the goroutines.")
 	fs.Float64Var(&cfg.storeQPS, "store-child-qps", 0, "Internal: the store child's client QPS limit.")
@@ -205,6 +207,27 @@ func runParent(ctx context.Context, cfg config) error {
 	if cfg.capacity {
 		return runCapacity(ctx, cfg)
 	}
+	if cfg.repeat < 1 {
+		return fmt.Errorf("-repeat must be at least 1")
+	}
+	var pairs [][2]*result
+	for range cfg.repeat {
+		results, err := runModes(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if p, ok := runnerAndBare(results); ok {
+			pairs = append(pairs, p)
+		}
+	}
+	if cfg.repeat > 1 {
+		printRatios(os.Stdout, pairs)
+	}
+	return nil
+}
+
+// runModes runs each of -modes once and prints their report.
+func runModes(ctx context.Context, cfg config) ([]*result, error) {
 	var results []*result
 	var stored []*storeReport
 	for _, mode := range strings.Split(cfg.modes, ",") {
@@ -213,13 +236,13 @@ func runParent(ctx context.Context, cfg config) error {
 			for _, q := range strings.Split(cfg.storeQPSList, ",") {
 				qps, err := strconv.ParseFloat(strings.TrimSpace(q), 64)
 				if err != nil || qps < 0 {
-					return fmt.Errorf("-store-qps: %q is not a QPS", q)
+					return nil, fmt.Errorf("-store-qps: %q is not a QPS", q)
 				}
 				c := cfg
 				c.storeQPS = qps
 				r, err := runStore(ctx, c)
 				if err != nil {
-					return fmt.Errorf("%s: %w", mode, err)
+					return nil, fmt.Errorf("%s: %w", mode, err)
 				}
 				stored = append(stored, r)
 				if r.skipped != "" {
@@ -231,17 +254,17 @@ func runParent(ctx context.Context, cfg config) error {
 		if mode == modeOverload {
 			r, err := runOverload(ctx, cfg)
 			if err != nil {
-				return fmt.Errorf("%s: %w", mode, err)
+				return nil, fmt.Errorf("%s: %w", mode, err)
 			}
 			results = append(results, r)
 			continue
 		}
 		if mode != modeRunner && mode != modeBare && mode != modeWebhook {
-			return fmt.Errorf("unknown mode %q in -modes", mode)
+			return nil, fmt.Errorf("unknown mode %q in -modes", mode)
 		}
 		r, err := runSide(ctx, cfg, mode)
 		if err != nil {
-			return fmt.Errorf("%s: %w", mode, err)
+			return nil, fmt.Errorf("%s: %w", mode, err)
 		}
 		if r.Webhook != nil {
 			r.Webhook.PollCPU, r.Webhook.PollAlloc = pollCostOf(results)
@@ -249,5 +272,5 @@ func runParent(ctx context.Context, cfg config) error {
 		results = append(results, r)
 	}
 	printReport(os.Stdout, cfg, results, stored)
-	return nil
+	return results, nil
 }
