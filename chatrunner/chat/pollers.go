@@ -61,9 +61,9 @@ type pollJob struct {
 // The period is short because a burst leaves many pollers behind: ramping up 5,000 chats
 // left 1,800 idle pollers where the steady state used 44, each keeping the stack it grew
 // through net/http, and with a 30 s period they were still there when make bench sampled
-// memory (17 MiB of stacks, 10.1 KiB a chat in all; 4.6 MiB and 6.2 KiB at 2 s). A poller that a recurring burst (a collection, a slow
-// second of Genesys) uses even once a period stays; one ended too soon costs a goroutine
-// start at the next burst, a few microseconds.
+// memory (17 MiB of stacks, 10.1 KiB a chat in all; 4.6 MiB and 6.2 KiB at 2 s). A poller
+// that a recurring burst (a collection, a slow second of Genesys) uses even once a period
+// stays; one ended too soon costs a goroutine start at the next burst, a few microseconds.
 const (
 	minPollersPerProc = 8
 	maxPollers        = gms.MaxIdleConnsPerHost
