@@ -33,6 +33,11 @@ const pollInterval = time.Second
 // serviceName is the GMS chat service of the bench's chats.
 const serviceName = "customer-support"
 
+// memSettle is how long a side polls after its idle connections are closed before its
+// memory is sampled: longer than the engine's poller reap period (2 s), so that the pool
+// holds what steady polling needs.
+const memSettle = 3 * time.Second
+
 // probeTimeout is how long a probe waits for its agent message before counting it lost.
 const probeTimeout = 10 * time.Second
 
@@ -232,23 +237,29 @@ func runChild(ctx context.Context, cfg config) error {
 	if err := sleep(ctx, cfg.warmup); err != nil {
 		return err
 	}
-	// The chats' own memory: without the idle connections, whose number follows the
-	// largest burst of polls in flight so far rather than the chats (the least of a few
-	// samples, in case a burst was in flight at one). The pool fills up again before the
-	// window starts.
+	// The chats' own memory: without the idle connections and pollers a burst left (the
+	// ramp's, the agents' joins'), whose number follows the largest burst of polls in
+	// flight so far rather than the chats. Each sample closes the idle connections, then
+	// lets the side poll for memSettle first: sampled at once, the polls in flight just
+	// after the close each dialled a connection (two goroutines and their buffers), and
+	// the figure swung by half between runs. The least of a few samples, in case a burst
+	// was in flight at one. The pool fills up again before the window starts.
 	res.MemChats = math.MaxUint64
 	for range 3 {
 		s.closeIdle()
+		if err := sleep(ctx, memSettle); err != nil {
+			return err
+		}
 		if mem, stacks := memInUse(); mem < res.MemChats {
 			res.MemChats, res.StacksChats, res.GoroutinesChats = mem, stacks, runtime.NumGoroutine()
-		}
-		if err := sleep(ctx, time.Second); err != nil {
-			return err
 		}
 	}
 	if cfg.memProfile != "" {
 		// What the chats hold: the live heap as the memory figure samples it.
 		s.closeIdle()
+		if err := sleep(ctx, memSettle); err != nil {
+			return err
+		}
 		runtime.GC()
 		if err := writeProfile("heap", cfg.memProfile+".chats"); err != nil {
 			return err

@@ -119,7 +119,7 @@ func printSides(w io.Writer, cfg config, rs []*result) {
 	row("CPU used (cores)", func(r *result) string {
 		return fmt.Sprintf("%.3f", r.CPU.Seconds()/r.Window.Seconds())
 	}, nil)
-	row("memory per chat (live heap + stacks, idle connections closed)", func(r *result) string { return size(memPerChat(r)) }, memPerChat)
+	row(fmt.Sprintf("memory per chat (live heap + stacks, %v after idle connections closed)", memSettle), func(r *result) string { return size(memPerChat(r)) }, memPerChat)
 	row("live heap + stacks with all chats (stacks, goroutines) / RSS at the end", func(r *result) string {
 		return fmt.Sprintf("%s (%s, %d) / %s", size(float64(r.MemChats)), size(float64(r.StacksChats)), r.GoroutinesChats, size(float64(r.RSS)))
 	}, nil)
