@@ -39,8 +39,8 @@ func (p *probingGMS) count() int {
 }
 
 // TestAnIdleRunnerProbesGenesys: a runner without chats probes at start, then every
-// DefaultProbeIdle while Genesys answers and every DefaultProbeRetry while it does not; failures count
-// up until the first answer, which clears them.
+// DefaultProbeIdle while Genesys answers and every DefaultProbeRetry while it does not;
+// failures count up until the first answer, which clears them.
 func TestAnIdleRunnerProbesGenesys(t *testing.T) {
 	g := NewWithT(t)
 	clk := testingclock.NewFakeClock(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))

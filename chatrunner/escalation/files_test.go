@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	. "github.com/onsi/gomega"
@@ -334,13 +335,9 @@ func TestFilesAreForwardedToTheOwner(t *testing.T) {
 type brokenDownloads struct{ *chat.Manager }
 
 func (brokenDownloads) DownloadFile(context.Context, string, string) (io.ReadCloser, chat.FileInfo, error) {
-	body := io.MultiReader(bytes.NewReader(make([]byte, 1000)), iotestErrReader{})
+	body := io.MultiReader(bytes.NewReader(make([]byte, 1000)), iotest.ErrReader(errors.New("connection reset by Genesys")))
 	return io.NopCloser(body), chat.FileInfo{Name: "statement.pdf", ContentType: "application/pdf", Size: -1}, nil
 }
-
-type iotestErrReader struct{}
-
-func (iotestErrReader) Read([]byte) (int, error) { return 0, errors.New("connection reset by Genesys") }
 
 // TestABrokenDownloadIsNotAWholeFile: a download from Genesys that breaks off midway, of
 // unknown size, reaches the bot as a failed read, not as a shorter file that ended cleanly.
@@ -356,11 +353,15 @@ func TestABrokenDownloadIsNotAWholeFile(t *testing.T) {
 	req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/chats/"+id+"/files/f1", nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	req.Header.Set("Authorization", "Bearer "+token)
+	// The failure shows either before the headers (the answer aborted while buffered) or
+	// while reading the body; a clean end is the fault.
 	resp, err := srv.Client().Do(req)
-	if err != nil {
-		return // aborted before the headers went out: the bot sees the failure
+	got := 0
+	if err == nil {
+		var body []byte
+		body, err = io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		got = len(body)
 	}
-	defer func() { _ = resp.Body.Close() }()
-	got, err := io.ReadAll(resp.Body)
-	g.Expect(err).To(HaveOccurred(), "the bot must see the download fail (got %d bytes, status %d, and a clean end)", len(got), resp.StatusCode)
+	g.Expect(err).To(HaveOccurred(), "the bot must see the download fail (got %d bytes and a clean end)", got)
 }

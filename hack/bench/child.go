@@ -244,10 +244,13 @@ func runChild(ctx context.Context, cfg config) error {
 	// after the close each dialled a connection (two goroutines and their buffers), and
 	// the figure swung by half between runs. The least of a few samples, in case a burst
 	// was in flight at one. The pool fills up again before the window starts.
+	settle := func() error {
+		s.closeIdle()
+		return sleep(ctx, memSettle)
+	}
 	res.MemChats = math.MaxUint64
 	for range 3 {
-		s.closeIdle()
-		if err := sleep(ctx, memSettle); err != nil {
+		if err := settle(); err != nil {
 			return err
 		}
 		if mem, stacks := memInUse(); mem < res.MemChats {
@@ -256,8 +259,7 @@ func runChild(ctx context.Context, cfg config) error {
 	}
 	if cfg.memProfile != "" {
 		// What the chats hold: the live heap as the memory figure samples it.
-		s.closeIdle()
-		if err := sleep(ctx, memSettle); err != nil {
+		if err := settle(); err != nil {
 			return err
 		}
 		runtime.GC()

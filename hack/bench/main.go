@@ -72,10 +72,11 @@ type config struct {
 	// parent when it does.
 	pin    bool
 	pinned *pinning
+	// repeat is how many times -modes run (their ratios' median).
+	repeat int
 	// The capacity search.
 	capacity       bool
 	capacityStart  int
-	repeat         int
 	capacityWindow time.Duration
 	// The store mode.
 	assets            string
