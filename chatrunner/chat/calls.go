@@ -40,12 +40,23 @@ func (m *Manager) LiveChatOf(conversationID string) (View, bool) {
 // SendMessage sends the user's message to the agent. A message with a client message id
 // the chat has seen among its most recent ones was delivered already: it is not sent
 // again (a bot's retry after a lost answer), and the retry succeeds.
+//
+// A chat's messages are sent one at a time (sendTurn): a bot's retry of a message still on
+// its way waits for it and then finds its id, rather than send it a second time; and a
+// message whose answer was lost is looked for in the transcript from a position past every
+// message sent before it, so that another message with the same text, sent meanwhile,
+// cannot pass for it (and leave this one undelivered while the bot is told it was).
 func (m *Manager) SendMessage(ctx context.Context, id, text, messageType, clientMessageID string) error {
+	c, err := m.get(id)
+	if err != nil {
+		return err
+	}
+	release, err := c.sendTurn(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if clientMessageID != "" {
-		c, err := m.get(id)
-		if err != nil {
-			return err
-		}
 		c.mu.Lock()
 		seen := slices.Contains(c.clientMessages, clientMessageID)
 		c.mu.Unlock()
@@ -53,7 +64,6 @@ func (m *Manager) SendMessage(ctx context.Context, id, text, messageType, client
 			return nil
 		}
 	}
-	var err error
 	for attempt := 1; ; attempt++ {
 		from := 0
 		err = m.call(ctx, id, "sending the message", func(sess *gms.Session, pos int) (*gms.Response, error) {
@@ -269,4 +279,22 @@ func (m *Manager) Events(ctx context.Context, id string, after int64, wait time.
 	defer c.mu.Unlock()
 	evs, _ = c.events.after(after)
 	return evs, nil
+}
+
+// sendTurn waits until no other user message of the chat is being sent, or until ctx ends
+// (the bot gave up: nothing was sent), and returns the release of the turn. Waiters are
+// not queued in order: two messages sent at once have no order between them anyway.
+func (c *chat) sendTurn(ctx context.Context) (release func(), err error) {
+	c.mu.Lock()
+	if c.sending == nil {
+		c.sending = make(chan struct{}, 1)
+	}
+	turn := c.sending
+	c.mu.Unlock()
+	select {
+	case turn <- struct{}{}:
+		return func() { <-turn }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the chat's previous message to be sent: %w", context.Cause(ctx))
+	}
 }

@@ -66,6 +66,9 @@ type chat struct {
 	waitingTime time.Time
 	// clientMessages are the bot's most recent client message ids (a bounded window).
 	clientMessages []string
+	// sending holds a token while one of the chat's user messages is being sent (see
+	// sendTurn); made on first use.
+	sending chan struct{}
 	// fileLimits are Genesys' file limits of the chat as read at fileLimitsAt (zero: not
 	// read), kept fileLimitsTTL and counted up by this runner's uploads.
 	fileLimits   gms.FileLimits

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 
@@ -35,4 +36,92 @@ func TestAMessageWhoseAnswerIsLostReachesTheAgentOnce(t *testing.T) {
 		}
 	}
 	h.Expect(got).To(Equal(sent), "every message once, in order")
+}
+
+// sendArrived waits until the simulator has received a Send Message of chat gid: that
+// send is on its way.
+func (h *harness) sendArrived(gid string) {
+	h.t.Helper()
+	h.Eventually(func() bool {
+		for _, r := range h.sim.Requests() {
+			if r.Op == gms.OpSend && r.ChatID == gid {
+				return true
+			}
+		}
+		return false
+	}).Should(BeTrue(), "a Send Message of chat %s reached the simulator", gid)
+}
+
+// clientMessages returns the texts of the user's messages in the simulator's transcript.
+func (h *harness) clientMessages(gid string) []string {
+	var got []string
+	for _, e := range h.clientEvents(gid) {
+		if e.Type == gms.EventMessage {
+			got = append(got, e.Text)
+		}
+	}
+	return got
+}
+
+// TestAMessageWhoseAnswerIsLostIsNotTakenForAnotherWithTheSameText: a message's send times
+// out (Genesys never took it) while the bot sends a second message with the same text; the
+// second reaches Genesys first. Looking for the first in the transcript must not find the
+// second: both reach the agent.
+func TestAMessageWhoseAnswerIsLostIsNotTakenForAnotherWithTheSameText(t *testing.T) {
+	h := newHarness(t, nil, gmssim.Options{})
+	id, gid := h.escalate("conv-same-text")
+	h.Expect(h.sim.AgentJoin(gid, gmssim.Agent{Nickname: "Alice"})).To(Succeed())
+	h.sim.ResetRequests()
+
+	// The first send is held until the client's attempt timeout ends it, unanswered and
+	// not carried out: its answer is lost, and it is not in the transcript.
+	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultDelay, Delay: time.Hour, Op: gms.OpSend, ChatID: gid, Times: 1})
+	first := make(chan error, 1)
+	go func() { first <- h.m.SendMessage(context.Background(), id, "yes", "text", "") }()
+	h.sendArrived(gid)
+	h.Expect(h.m.SendMessage(context.Background(), id, "yes", "text", "")).To(Succeed())
+	h.Eventually(first, 10*time.Second).Should(Receive(BeNil()), "the first message is delivered")
+
+	h.Expect(h.clientMessages(gid)).To(Equal([]string{"yes", "yes"}), "both messages reached the agent")
+}
+
+// TestARetriedMessageStillOnItsWayIsSentOnce: the bot retries a message (same client
+// message id) while the first try is still on its way to Genesys: the retry waits for it,
+// and the message reaches the agent once.
+func TestARetriedMessageStillOnItsWayIsSentOnce(t *testing.T) {
+	h := newHarness(t, nil, gmssim.Options{})
+	id, gid := h.escalate("conv-retry-in-flight")
+	h.Expect(h.sim.AgentJoin(gid, gmssim.Agent{Nickname: "Alice"})).To(Succeed())
+	h.sim.ResetRequests()
+
+	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultDelay, Delay: 300 * time.Millisecond, Op: gms.OpSend, ChatID: gid, Times: 1})
+	first := make(chan error, 1)
+	go func() { first <- h.m.SendMessage(context.Background(), id, "my bill is wrong", "text", "m-1") }()
+	h.sendArrived(gid)
+	h.Expect(h.m.SendMessage(context.Background(), id, "my bill is wrong", "text", "m-1")).To(Succeed(), "the retry succeeds")
+	h.Eventually(first).Should(Receive(BeNil()))
+
+	h.Expect(h.clientMessages(gid)).To(Equal([]string{"my bill is wrong"}), "the message reached the agent once")
+}
+
+// TestAMessageWaitingForItsTurnGivesUpWithTheBot: a message waiting for the chat's
+// previous one ends at once, unsent, when the bot's request does; the previous one goes on.
+func TestAMessageWaitingForItsTurnGivesUpWithTheBot(t *testing.T) {
+	h := newHarness(t, nil, gmssim.Options{})
+	id, gid := h.escalate("conv-give-up")
+	h.Expect(h.sim.AgentJoin(gid, gmssim.Agent{Nickname: "Alice"})).To(Succeed())
+	h.sim.ResetRequests()
+
+	// Held until the client's attempt timeout, then found missing and sent again.
+	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultDelay, Delay: time.Hour, Op: gms.OpSend, ChatID: gid, Times: 1})
+	first := make(chan error, 1)
+	go func() { first <- h.m.SendMessage(context.Background(), id, "first", "text", "") }()
+	h.sendArrived(gid)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	h.Expect(h.m.SendMessage(ctx, id, "second", "text", "")).To(MatchError(context.Canceled))
+	h.Expect(first).NotTo(Receive(), "the second gave up without waiting for the first")
+	h.Eventually(first, 10*time.Second).Should(Receive(BeNil()))
+
+	h.Expect(h.clientMessages(gid)).To(Equal([]string{"first"}), "the abandoned message was not sent")
 }
