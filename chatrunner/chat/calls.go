@@ -24,17 +24,29 @@ func (m *Manager) Get(id string) (View, error) {
 }
 
 // LiveChatOf returns the live chat of a bot's conversation on this runner, if any: what an
-// escalation of that conversation would return instead of starting a chat.
-func (m *Manager) LiveChatOf(conversationID string) (View, bool) {
+// escalation of that conversation would return instead of starting a chat. A new chat
+// whose first record write is in flight is waited for (within ctx, else the error): a
+// chat its store could not record is no live chat, not one about to be forgotten.
+func (m *Manager) LiveChatOf(ctx context.Context, conversationID string) (View, bool, error) {
 	m.mu.Lock()
 	c, ok := m.byConversation[conversationID]
 	m.mu.Unlock()
 	if !ok {
-		return View{}, false
+		return View{}, false, nil
+	}
+	if c.committed != nil {
+		select {
+		case <-c.committed:
+			if c.commitErr != nil {
+				return View{}, false, nil
+			}
+		case <-ctx.Done():
+			return View{}, false, fmt.Errorf("waiting for the conversation's chat to be recorded: %w", context.Cause(ctx))
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.view(), true
+	return c.view(), true, nil
 }
 
 // SendMessage sends the user's message to the agent. A message with a client message id

@@ -263,15 +263,34 @@ func TestDuplicateEscalationWaitsForTheFirstOnesRecord(t *testing.T) {
 			first := escalate()
 			p.Eventually(p.store.Syncs).Should(BeNumerically(">=", 1), "the first escalation waits for its write")
 			second := escalate()
+			type found struct {
+				v    chat.View
+				live bool
+				err  error
+			}
+			lookup := make(chan found, 1)
+			go func() {
+				v, live, err := p.a.Manager.LiveChatOf(context.Background(), "conv-dup")
+				lookup <- found{v, live, err}
+			}()
 			p.Consistently(second, 200*time.Millisecond).ShouldNot(Receive(), "the duplicate waits too")
+			p.Expect(lookup).NotTo(Receive(), "so does a lookup of the conversation's live chat")
+			gaveUp, cancel := context.WithCancel(context.Background())
+			cancel()
+			_, _, err := p.a.Manager.LiveChatOf(gaveUp, "conv-dup")
+			p.Expect(err).To(MatchError(context.Canceled), "a lookup waits only as long as its caller")
 			if fails {
 				p.store.Fail(errors.New("the API server is away"))
 			}
 			release()
 			var a, b outcome
+			var l found
 			p.Eventually(first).Should(Receive(&a))
 			p.Eventually(second).Should(Receive(&b))
+			p.Eventually(lookup).Should(Receive(&l))
+			p.Expect(l.err).NotTo(HaveOccurred())
 			if fails {
+				p.Expect(l.live).To(BeFalse(), "a chat its store could not record is no live chat")
 				var stored *chat.StoreError
 				p.Expect(errors.As(a.err, &stored)).To(BeTrue(), "%v", a.err)
 				p.Expect(errors.As(b.err, &stored)).To(BeTrue(), "the duplicate is refused as the first was: %v", b.err)
@@ -283,7 +302,9 @@ func TestDuplicateEscalationWaitsForTheFirstOnesRecord(t *testing.T) {
 			p.Expect(a.created).To(BeTrue())
 			p.Expect(b.created).To(BeFalse())
 			p.Expect(b.v.ID).To(Equal(a.v.ID))
-			_, err := p.a.Manager.Get(b.v.ID)
+			p.Expect(l.live).To(BeTrue())
+			p.Expect(l.v.ID).To(Equal(a.v.ID))
+			_, err = p.a.Manager.Get(b.v.ID)
 			p.Expect(err).NotTo(HaveOccurred())
 		})
 	}

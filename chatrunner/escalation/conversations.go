@@ -43,7 +43,12 @@ func (a *server) conversation(w http.ResponseWriter, r *http.Request) {
 		problemNotFound.with("No such conversation.", "").write(w)
 		return
 	}
-	if v, ok := a.opts.Engine.LiveChatOf(id); ok {
+	v, ok, err := a.opts.Engine.LiveChatOf(r.Context(), id)
+	switch {
+	case err != nil:
+		a.fail(w, err)
+		return
+	case ok:
 		writeJSON(w, http.StatusOK, chatOf(v))
 		return
 	}

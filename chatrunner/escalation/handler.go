@@ -22,7 +22,7 @@ import (
 type Engine interface {
 	Escalate(ctx context.Context, e chat.Escalation) (chat.View, bool, error)
 	Get(id string) (chat.View, error)
-	LiveChatOf(conversationID string) (chat.View, bool)
+	LiveChatOf(ctx context.Context, conversationID string) (chat.View, bool, error)
 	SendMessage(ctx context.Context, id, text, messageType, clientMessageID string) error
 	Typing(ctx context.Context, id string, typing bool) error
 	Present(ctx context.Context, id, url string) error
@@ -114,7 +114,12 @@ func (a *server) chats(w http.ResponseWriter, r *http.Request) {
 	// The conversation belongs here now, but its live chat may be on the runner it belonged
 	// to before the gateway was scaled: escalating it again must return that chat, never
 	// open a second Genesys chat for the same user.
-	if _, live := a.opts.Engine.LiveChatOf(req.ConversationID); !live && a.answeredByPeers(w, r, req.ConversationID) {
+	_, live, err := a.opts.Engine.LiveChatOf(r.Context(), req.ConversationID)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	if !live && a.answeredByPeers(w, r, req.ConversationID) {
 		return
 	}
 	v, created, err := a.opts.Engine.Escalate(r.Context(), escalationOf(&req))
@@ -284,6 +289,11 @@ func (a *server) fail(w http.ResponseWriter, err error) {
 		problemRefused.with(refused.Error()+refusedAdvice(refused), "").write(w)
 	case errors.As(err, &gerr):
 		problemUpstream.with(err.Error(), "").write(w)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// The call ended (the bot gave up, or the runner is stopping) before it was done.
+		p := problemUnavailable.with("The call ended before the runner could carry it out; retry.", "")
+		p.RetryAfter = time.Second
+		p.write(w)
 	default:
 		a.opts.Log.Error(err, "Failed escalation API call")
 		problemInternal.with("The runner failed this call; see its logs.", "").write(w)
