@@ -2,6 +2,7 @@ package escalation_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat/chattest"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/escalation"
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
 )
 
@@ -326,4 +328,63 @@ func TestCallsReachTheRunnerOwningTheChat(t *testing.T) {
 		g.Expect(status).To(Equal(http.StatusOK))
 		g.Expect(closed["endReason"]).To(Equal("UserClosed"))
 	}
+}
+
+// TestAMessageWhoseCallEndsWhileWaitingIsAnswered503: a message waiting for the chat's
+// previous one, still on its way to Genesys, whose call ends meanwhile is answered 503
+// with Retry-After (not 500) and is not sent.
+func TestAMessageWhoseCallEndsWhileWaitingIsAnswered503(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(10 * time.Second)
+	r := start(t, nil, nil, "r0", nil)
+	_, _, created := r.call(g, http.MethodPost, "/v1/chats", escalationBody("conv-ends"))
+	id := created["id"].(string)
+	var gid string
+	g.Eventually(func() string {
+		_, _, c := r.call(g, http.MethodGet, "/v1/chats/"+id, nil)
+		gid, _ = c["genesysChatId"].(string)
+		return gid
+	}).ShouldNot(BeEmpty())
+	g.Expect(r.env.Sim.AgentJoin(gid, gmssim.Agent{Nickname: "Alice"})).To(Succeed())
+	g.Eventually(func() any {
+		_, _, c := r.call(g, http.MethodGet, "/v1/chats/"+id, nil)
+		return c["state"]
+	}).Should(Equal("Connected"))
+
+	// The first message is held until the client's attempt timeout, then sent again.
+	r.env.Sim.Inject(gmssim.Fault{Kind: gmssim.FaultDelay, Delay: time.Hour, Op: gms.OpSend, ChatID: gid, Times: 1})
+	first := make(chan int, 1)
+	go func() {
+		status, _, _ := r.call(g, http.MethodPost, "/v1/chats/"+id+"/messages", map[string]string{"text": "first"})
+		first <- status
+	}()
+	g.Eventually(func() bool {
+		for _, q := range r.env.Sim.Requests() {
+			if q.Op == gms.OpSend && q.ChatID == gid {
+				return true
+			}
+		}
+		return false
+	}).Should(BeTrue())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/v1/chats/"+id+"/messages", strings.NewReader(`{"text":"second"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	r.srv.Config.Handler.ServeHTTP(rec, req)
+	g.Expect(rec.Code).To(Equal(http.StatusServiceUnavailable), rec.Body.String())
+	g.Expect(rec.Header().Get("Retry-After")).To(Equal("1"))
+	g.Expect(rec.Header().Get("Content-Type")).To(Equal("application/problem+json"))
+
+	g.Eventually(first).Should(Receive(Equal(http.StatusNoContent)))
+	sc, _ := r.env.Sim.Chat(gid)
+	var texts []string
+	for _, e := range sc.Transcript {
+		if e.Type == gms.EventMessage && e.From.Type == gms.ParticipantClient {
+			texts = append(texts, e.Text)
+		}
+	}
+	g.Expect(texts).To(Equal([]string{"first"}))
 }
