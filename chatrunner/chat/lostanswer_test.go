@@ -38,10 +38,18 @@ func TestAMessageWhoseAnswerIsLostReachesTheAgentOnce(t *testing.T) {
 	h.Expect(got).To(Equal(sent), "every message once, in order")
 }
 
-// sendArrived waits until the simulator has received a Send Message of chat gid: that
-// send is on its way.
-func (h *harness) sendArrived(gid string) {
+// heldSend starts a connected chat, holds its next Send Message on the simulator for
+// hold (an hour: until the client's attempt timeout ends it, unanswered and not carried
+// out), and sends text (with clientMessageID) in the background; it returns once that
+// send reached the simulator, with the chat's ids and the send's outcome to come.
+func (h *harness) heldSend(conversation string, hold time.Duration, text, clientMessageID string) (id, gid string, outcome <-chan error) {
 	h.t.Helper()
+	id, gid = h.escalate(conversation)
+	h.Expect(h.sim.AgentJoin(gid, gmssim.Agent{Nickname: "Alice"})).To(Succeed())
+	h.sim.ResetRequests()
+	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultDelay, Delay: hold, Op: gms.OpSend, ChatID: gid, Times: 1})
+	done := make(chan error, 1)
+	go func() { done <- h.m.SendMessage(context.Background(), id, text, "text", clientMessageID) }()
 	h.Eventually(func() bool {
 		for _, r := range h.sim.Requests() {
 			if r.Op == gms.OpSend && r.ChatID == gid {
@@ -49,7 +57,8 @@ func (h *harness) sendArrived(gid string) {
 			}
 		}
 		return false
-	}).Should(BeTrue(), "a Send Message of chat %s reached the simulator", gid)
+	}).Should(BeTrue(), "the send reached the simulator")
+	return id, gid, done
 }
 
 // clientMessages returns the texts of the user's messages in the simulator's transcript.
@@ -69,16 +78,8 @@ func (h *harness) clientMessages(gid string) []string {
 // second: both reach the agent.
 func TestAMessageWhoseAnswerIsLostIsNotTakenForAnotherWithTheSameText(t *testing.T) {
 	h := newHarness(t, nil, gmssim.Options{})
-	id, gid := h.escalate("conv-same-text")
-	h.Expect(h.sim.AgentJoin(gid, gmssim.Agent{Nickname: "Alice"})).To(Succeed())
-	h.sim.ResetRequests()
-
-	// The first send is held until the client's attempt timeout ends it, unanswered and
-	// not carried out: its answer is lost, and it is not in the transcript.
-	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultDelay, Delay: time.Hour, Op: gms.OpSend, ChatID: gid, Times: 1})
-	first := make(chan error, 1)
-	go func() { first <- h.m.SendMessage(context.Background(), id, "yes", "text", "") }()
-	h.sendArrived(gid)
+	// The first send's answer is lost, and it is not in the transcript.
+	id, gid, first := h.heldSend("conv-same-text", time.Hour, "yes", "")
 	h.Expect(h.m.SendMessage(context.Background(), id, "yes", "text", "")).To(Succeed())
 	h.Eventually(first, 10*time.Second).Should(Receive(BeNil()), "the first message is delivered")
 
@@ -90,14 +91,7 @@ func TestAMessageWhoseAnswerIsLostIsNotTakenForAnotherWithTheSameText(t *testing
 // and the message reaches the agent once.
 func TestARetriedMessageStillOnItsWayIsSentOnce(t *testing.T) {
 	h := newHarness(t, nil, gmssim.Options{})
-	id, gid := h.escalate("conv-retry-in-flight")
-	h.Expect(h.sim.AgentJoin(gid, gmssim.Agent{Nickname: "Alice"})).To(Succeed())
-	h.sim.ResetRequests()
-
-	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultDelay, Delay: 300 * time.Millisecond, Op: gms.OpSend, ChatID: gid, Times: 1})
-	first := make(chan error, 1)
-	go func() { first <- h.m.SendMessage(context.Background(), id, "my bill is wrong", "text", "m-1") }()
-	h.sendArrived(gid)
+	id, gid, first := h.heldSend("conv-retry-in-flight", 300*time.Millisecond, "my bill is wrong", "m-1")
 	h.Expect(h.m.SendMessage(context.Background(), id, "my bill is wrong", "text", "m-1")).To(Succeed(), "the retry succeeds")
 	h.Eventually(first).Should(Receive(BeNil()))
 
@@ -108,15 +102,8 @@ func TestARetriedMessageStillOnItsWayIsSentOnce(t *testing.T) {
 // previous one ends at once, unsent, when the bot's request does; the previous one goes on.
 func TestAMessageWaitingForItsTurnGivesUpWithTheBot(t *testing.T) {
 	h := newHarness(t, nil, gmssim.Options{})
-	id, gid := h.escalate("conv-give-up")
-	h.Expect(h.sim.AgentJoin(gid, gmssim.Agent{Nickname: "Alice"})).To(Succeed())
-	h.sim.ResetRequests()
-
 	// Held until the client's attempt timeout, then found missing and sent again.
-	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultDelay, Delay: time.Hour, Op: gms.OpSend, ChatID: gid, Times: 1})
-	first := make(chan error, 1)
-	go func() { first <- h.m.SendMessage(context.Background(), id, "first", "text", "") }()
-	h.sendArrived(gid)
+	id, gid, first := h.heldSend("conv-give-up", time.Hour, "first", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	h.Expect(h.m.SendMessage(ctx, id, "second", "text", "")).To(MatchError(context.Canceled))

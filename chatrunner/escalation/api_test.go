@@ -75,6 +75,19 @@ func (r *runner) call(g *WithT, method, path string, body any) (int, http.Header
 	return resp.StatusCode, resp.Header, out
 }
 
+// escalated escalates a conversation and waits until Genesys has its chat; it returns
+// the chat's id and Genesys chat id.
+func (r *runner) escalated(g *WithT, conversation string) (id, gid string) {
+	_, _, created := r.call(g, http.MethodPost, "/v1/chats", escalationBody(conversation))
+	id = created["id"].(string)
+	g.Eventually(func() string {
+		_, _, c := r.call(g, http.MethodGet, "/v1/chats/"+id, nil)
+		gid, _ = c["genesysChatId"].(string)
+		return gid
+	}).ShouldNot(BeEmpty())
+	return id, gid
+}
+
 func escalationBody(conversation string) map[string]any {
 	return map[string]any{
 		"conversationId": conversation,
@@ -242,14 +255,7 @@ func TestEventsLongPollInOrder(t *testing.T) {
 	g := NewWithT(t)
 	g.SetDefaultEventuallyTimeout(5 * time.Second)
 	r := start(t, nil, nil, "r0", nil)
-	_, _, created := r.call(g, http.MethodPost, "/v1/chats", escalationBody("conv-ev"))
-	id := created["id"].(string)
-	var gid string
-	g.Eventually(func() string {
-		_, _, c := r.call(g, http.MethodGet, "/v1/chats/"+id, nil)
-		gid, _ = c["genesysChatId"].(string)
-		return gid
-	}).ShouldNot(BeEmpty())
+	id, gid := r.escalated(g, "conv-ev")
 	first := events(g, r, id, 0, "0")
 	g.Expect(first).To(HaveLen(1), "the waiting notice")
 
@@ -337,14 +343,7 @@ func TestAMessageWhoseCallEndsWhileWaitingIsAnswered503(t *testing.T) {
 	g := NewWithT(t)
 	g.SetDefaultEventuallyTimeout(10 * time.Second)
 	r := start(t, nil, nil, "r0", nil)
-	_, _, created := r.call(g, http.MethodPost, "/v1/chats", escalationBody("conv-ends"))
-	id := created["id"].(string)
-	var gid string
-	g.Eventually(func() string {
-		_, _, c := r.call(g, http.MethodGet, "/v1/chats/"+id, nil)
-		gid, _ = c["genesysChatId"].(string)
-		return gid
-	}).ShouldNot(BeEmpty())
+	id, gid := r.escalated(g, "conv-ends")
 	g.Expect(r.env.Sim.AgentJoin(gid, gmssim.Agent{Nickname: "Alice"})).To(Succeed())
 	g.Eventually(func() any {
 		_, _, c := r.call(g, http.MethodGet, "/v1/chats/"+id, nil)
