@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
 	"k8s.io/utils/clock"
 )
 
@@ -61,12 +60,10 @@ const (
 )
 
 // NewTransport returns the transport a Client uses by default: proxy from the environment,
-// keep-alive pooling sized for thousands of concurrent chats on one host, new connections
-// paced (see dialBurst), TLS 1.2 or later.
+// keep-alive pooling sized for thousands of concurrent chats on one host, TLS 1.2 or later.
 func NewTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = http.ProxyFromEnvironment
-	t.DialContext = pacedDial(rate.NewLimiter(dialRate, dialBurst))
 	t.MaxIdleConns = maxIdleConns
 	t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
 	t.IdleConnTimeout = idleConnTimeout
