@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -372,28 +373,46 @@ func trace(ctx context.Context, mode string, m *meter) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	last := m.polls.Load()
-	for {
+	first, dumps := runtime.NumGoroutine(), 0
+	for second := 1; ; second++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		n := m.polls.Load()
-		logf("%s: %d polls, %d goroutines", mode, n-last, runtime.NumGoroutine())
+		n, g := m.polls.Load(), runtime.NumGoroutine()
+		logf("%s: %d polls, %d goroutines", mode, n-last, g)
 		last = n
+		// A stall shows as goroutines piling up: what they wait on tells where it is.
+		if g > 2*first && dumps < maxStallDumps {
+			dumps++
+			path := filepath.Join(os.TempDir(), fmt.Sprintf("bench-%s-goroutines-%d.txt", mode, second))
+			if err := writeProfileDebug("goroutine", path, 1); err != nil {
+				logf("%s: writing the goroutines: %v", mode, err)
+			} else {
+				logf("%s: goroutines doubled; wrote them to %s", mode, path)
+			}
+		}
 	}
 }
+
+// maxStallDumps bounds the goroutine dumps of one traced window.
+const maxStallDumps = 3
 
 // writeAllocs writes the allocation profile (since the start, window included).
 func writeAllocs(path string) error { return writeProfile("allocs", path) }
 
 // writeProfile writes the named runtime profile to path.
-func writeProfile(name, path string) error {
+func writeProfile(name, path string) error { return writeProfileDebug(name, path, 0) }
+
+// writeProfileDebug writes the named runtime profile to path, in pprof's format (debug 0)
+// or as text (debug 1).
+func writeProfileDebug(name, path string, debug int) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+	if err := pprof.Lookup(name).WriteTo(f, debug); err != nil {
 		_ = f.Close()
 		return err
 	}

@@ -129,7 +129,7 @@ func main() {
 	fs.IntVar(&cfg.capacityStart, "capacity-start", 1000, "Capacity search: the first number of chats tried.")
 	fs.IntVar(&cfg.repeat, "repeat", 1, "Run -modes this many times over, each run with its own report, then the runner/bare ratios of every run and their median: the ratios of one run vary by several percent on a shared machine.")
 	fs.DurationVar(&cfg.capacityWindow, "capacity-window", 10*time.Second, "Capacity search: the measured window of each trial.")
-	fs.BoolVar(&cfg.trace, "trace", false, "Log the polls of each second of the window and the goroutines.")
+	fs.BoolVar(&cfg.trace, "trace", false, "Log the polls of each second of the window and the goroutines; when the goroutines double, write them (what each waits on) to the temporary directory, at most three times.")
 	fs.Float64Var(&cfg.storeQPS, "store-child-qps", 0, "Internal: the store child's client QPS limit.")
 	fs.StringVar(&cfg.child, "child", "", "Internal: run as the runner, bare, store or sim child process.")
 	fs.DurationVar(&cfg.webhookBaseline, "webhook-baseline", 15*time.Second, "Webhook mode: a window this long before the measured one with the webhook unset (same polls and messages), whose CPU per poll is subtracted; 0 skips it.")
