@@ -61,8 +61,18 @@ func (l *lagTracker) behind(now time.Time, interval time.Duration) (time.Duratio
 	l.roll(now)
 	lag := max(l.cur.max, l.old.max)
 	polls, late := l.cur.polls+l.old.polls, l.cur.late+l.old.late
-	return lag, lag > interval || (late >= minLatePolls && float64(late) > lateShare*float64(polls))
+	return lag, lag > shedInterval(interval) || (late >= minLatePolls && float64(late) > lateShare*float64(polls))
 }
+
+// shedInterval is the interval the shedding bars are measured against: the polling
+// interval, but no shorter than minShedInterval, the shortest the resource allows
+// (pollingIntervalSeconds is 1 at least). The engine's tests poll every 20 ms, where a
+// bar of 2 ms shed escalations at a scheduler's hiccup on a busy machine (a test failed
+// in CI with a poll 41 ms late).
+func shedInterval(interval time.Duration) time.Duration { return max(interval, minShedInterval) }
+
+// minShedInterval is the shortest polling interval the GenesysGateway resource allows.
+const minShedInterval = time.Second
 
 // roll moves to a new bucket every half window; called with l.mu held.
 func (l *lagTracker) roll(now time.Time) {
@@ -85,7 +95,7 @@ const (
 // lateAfter is how late a poll may start before it counts as late: a tenth of the
 // interval (100 ms at 1 s; a CPU quota's throttling delays polls by up to its period, 100
 // ms by default, but rarely 1% of them).
-func lateAfter(interval time.Duration) time.Duration { return interval / 10 }
+func lateAfter(interval time.Duration) time.Duration { return shedInterval(interval) / 10 }
 
 // shedRetryAfter is the Retry-After of an escalation shed because the runner is behind.
 const shedRetryAfter = 10 * time.Second

@@ -23,7 +23,7 @@ func TestLagTrackerKeepsTheLargestLatenessOfTheWindow(t *testing.T) {
 }
 
 // TestLagTrackerIsBehindWhenLatenessSpreadsOrOnePollIsAnIntervalLate: the shedding rule,
-// case by case, at a 1 s interval (late: over 100 ms).
+// case by case, at a 1 s interval (late: over 100 ms) and below the shortest interval allowed.
 func TestLagTrackerIsBehindWhenLatenessSpreadsOrOnePollIsAnIntervalLate(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
 	type polls struct {
@@ -31,30 +31,40 @@ func TestLagTrackerIsBehindWhenLatenessSpreadsOrOnePollIsAnIntervalLate(t *testi
 		late time.Duration
 	}
 	for _, tc := range []struct {
-		name   string
-		polls  []polls
-		behind bool
+		name     string
+		polls    []polls
+		behind   bool
+		interval time.Duration // 1 s when zero
 	}{
-		{"on time", []polls{{1000, 10 * time.Millisecond}}, false},
-		{"a lone poll 900 ms late", []polls{{999, 10 * time.Millisecond}, {1, 900 * time.Millisecond}}, false},
-		{"1% late: not more than the share", []polls{{1980, 10 * time.Millisecond}, {20, 300 * time.Millisecond}}, false},
-		{"late exactly a tenth of the interval: not late", []polls{{900, 10 * time.Millisecond}, {100, 100 * time.Millisecond}}, false},
-		{"2.5% late", []polls{{975, 10 * time.Millisecond}, {25, 300 * time.Millisecond}}, true},
-		{"15 of 100 late: fewer than minLatePolls", []polls{{85, 10 * time.Millisecond}, {15, 400 * time.Millisecond}}, false},
-		{"20 of 100 late", []polls{{80, 10 * time.Millisecond}, {20, 400 * time.Millisecond}}, true},
-		{"one poll over an interval late", []polls{{10000, 10 * time.Millisecond}, {1, 1100 * time.Millisecond}}, true},
+		{"on time", []polls{{1000, 10 * time.Millisecond}}, false, 0},
+		{"a lone poll 900 ms late", []polls{{999, 10 * time.Millisecond}, {1, 900 * time.Millisecond}}, false, 0},
+		{"1% late: not more than the share", []polls{{1980, 10 * time.Millisecond}, {20, 300 * time.Millisecond}}, false, 0},
+		{"late exactly a tenth of the interval: not late", []polls{{900, 10 * time.Millisecond}, {100, 100 * time.Millisecond}}, false, 0},
+		{"2.5% late", []polls{{975, 10 * time.Millisecond}, {25, 300 * time.Millisecond}}, true, 0},
+		{"15 of 100 late: fewer than minLatePolls", []polls{{85, 10 * time.Millisecond}, {15, 400 * time.Millisecond}}, false, 0},
+		{"20 of 100 late", []polls{{80, 10 * time.Millisecond}, {20, 400 * time.Millisecond}}, true, 0},
+		{"one poll over an interval late", []polls{{10000, 10 * time.Millisecond}, {1, 1100 * time.Millisecond}}, true, 0},
+		// Below the resource's shortest interval (the engine's tests poll every 20 ms) the
+		// bars stay those of 1 s: a scheduler's hiccup sheds nothing.
+		{"20 ms interval: a poll 41 ms late and 3% over 2 ms", []polls{{970, time.Millisecond}, {29, 5 * time.Millisecond}, {1, 41 * time.Millisecond}}, false, 20 * time.Millisecond},
+		{"20 ms interval: 2.5% over 100 ms", []polls{{975, time.Millisecond}, {25, 150 * time.Millisecond}}, true, 20 * time.Millisecond},
+		{"20 ms interval: one poll over 1 s late", []polls{{1000, time.Millisecond}, {1, 1100 * time.Millisecond}}, true, 20 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
+			interval := tc.interval
+			if interval == 0 {
+				interval = time.Second
+			}
 			var l lagTracker
 			for _, p := range tc.polls {
 				for range p.n {
-					l.observe(t0, p.late, time.Second)
+					l.observe(t0, p.late, interval)
 				}
 			}
-			_, behind := l.behind(t0.Add(time.Second), time.Second)
+			_, behind := l.behind(t0.Add(time.Second), interval)
 			g.Expect(behind).To(Equal(tc.behind))
-			_, behind = l.behind(t0.Add(lagWindow+time.Second), time.Second)
+			_, behind = l.behind(t0.Add(lagWindow+time.Second), interval)
 			g.Expect(behind).To(BeFalse(), "forgotten after the window")
 		})
 	}
