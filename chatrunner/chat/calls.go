@@ -34,15 +34,12 @@ func (m *Manager) LiveChatOf(ctx context.Context, conversationID string) (View, 
 	if !ok {
 		return View{}, false, nil
 	}
-	if c.committed != nil {
-		select {
-		case <-c.committed:
-			if c.commitErr != nil {
-				return View{}, false, nil
-			}
-		case <-ctx.Done():
-			return View{}, false, fmt.Errorf("waiting for the conversation's chat to be recorded: %w", context.Cause(ctx))
+	if err := waitCommitted(ctx, c); err != nil {
+		var stored *StoreError
+		if errors.As(err, &stored) { // its escalation was refused
+			return View{}, false, nil
 		}
+		return View{}, false, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -50,14 +50,7 @@ func (h *harness) heldSend(conversation string, hold time.Duration, text, client
 	h.sim.Inject(gmssim.Fault{Kind: gmssim.FaultDelay, Delay: hold, Op: gms.OpSend, ChatID: gid, Times: 1})
 	done := make(chan error, 1)
 	go func() { done <- h.m.SendMessage(context.Background(), id, text, "text", clientMessageID) }()
-	h.Eventually(func() bool {
-		for _, r := range h.sim.Requests() {
-			if r.Op == gms.OpSend && r.ChatID == gid {
-				return true
-			}
-		}
-		return false
-	}).Should(BeTrue(), "the send reached the simulator")
+	h.Eventually(func() int { return h.count(gid, gms.OpSend) }).ShouldNot(BeZero(), "the send reached the simulator")
 	return id, gid, done
 }
 

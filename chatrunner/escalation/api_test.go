@@ -357,14 +357,7 @@ func TestAMessageWhoseCallEndsWhileWaitingIsAnswered503(t *testing.T) {
 		status, _, _ := r.call(g, http.MethodPost, "/v1/chats/"+id+"/messages", map[string]string{"text": "first"})
 		first <- status
 	}()
-	g.Eventually(func() bool {
-		for _, q := range r.env.Sim.Requests() {
-			if q.Op == gms.OpSend && q.ChatID == gid {
-				return true
-			}
-		}
-		return false
-	}).Should(BeTrue())
+	g.Eventually(func() int { return r.requests(gms.OpSend, gid) }).ShouldNot(BeZero(), "the first message reached the simulator")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

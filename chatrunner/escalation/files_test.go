@@ -60,11 +60,11 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-// uploads are the simulator's recorded upload requests.
-func uploads(r *runner) int {
+// requests counts the simulator's requests of op for chat gid ("" for any chat).
+func (r *runner) requests(op gms.Operation, gid string) int {
 	n := 0
 	for _, req := range r.env.Sim.Requests() {
-		if req.Op == gms.OpFileUpload {
+		if req.Op == op && (gid == "" || req.ChatID == gid) {
 			n++
 		}
 	}
@@ -200,7 +200,7 @@ func TestUploadsBeyondTheLimitsAreRefusedBeforeGenesys(t *testing.T) {
 	// Need-agent: no agent yet.
 	_, err := c.UploadFile(context.Background(), id, "a.pdf", "application/pdf", strings.NewReader("x"))
 	problem(err, http.StatusConflict, api.ProblemConflict)
-	g.Expect(uploads(r)).To(BeZero())
+	g.Expect(r.requests(gms.OpFileUpload, "")).To(BeZero())
 
 	g.Expect(r.env.Sim.AgentJoin(gid, gmssim.Agent{Nickname: "Alice"})).To(Succeed())
 	g.Eventually(func() api.ChatState { v, _ := c.Chat(context.Background(), id); return v.State }).Should(Equal(api.ChatConnected))
@@ -220,15 +220,15 @@ func TestUploadsBeyondTheLimitsAreRefusedBeforeGenesys(t *testing.T) {
 	g.Expect(chatNow.Files).To(BeEmpty(), "nothing reached Genesys")
 	// The simulator records the cut-off request once it has read what it got, which may be
 	// after the bot's answer: wait for it, so that it is not counted below.
-	g.Eventually(func() int { return uploads(r) }).Should(Equal(1), "the cut-off upload ends on the simulator")
+	g.Eventually(func() int { return r.requests(gms.OpFileUpload, "") }).Should(Equal(1), "the cut-off upload ends on the simulator")
 
 	// Within: one file. Then the count is used up.
 	_, err = c.UploadFile(context.Background(), id, "ok.txt", "text/plain", strings.NewReader("fine"))
 	g.Expect(err).NotTo(HaveOccurred())
-	before := uploads(r)
+	before := r.requests(gms.OpFileUpload, "")
 	_, err = c.UploadFile(context.Background(), id, "two.txt", "text/plain", strings.NewReader("again"))
 	problem(err, http.StatusConflict, api.ProblemConflict)
-	g.Expect(uploads(r)).To(Equal(before), "nothing reached Genesys")
+	g.Expect(r.requests(gms.OpFileUpload, "")).To(Equal(before), "nothing reached Genesys")
 	chatNow, _ = r.env.Sim.Chat(gid)
 	g.Expect(chatNow.Files).To(HaveLen(1))
 }
