@@ -126,6 +126,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	metrics.RegisterCustody(reg, opts.Gateway.String(), cust.figures)
 	metrics.RegisterEngine(reg, opts.Gateway.String(), engine.Status, auth.authError)
+	metrics.RegisterPolls(reg, opts.Gateway.String(), engine.PollLoad)
 
 	resolve := opts.Resolve
 	if resolve == nil {

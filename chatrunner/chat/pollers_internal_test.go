@@ -8,6 +8,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
@@ -80,6 +81,103 @@ func TestPollersReuseGoroutinesGrowWhenBusyAndShrinkWhenIdle(t *testing.T) {
 	close(block)
 	wg.Wait()
 	g.Eventually(func() int { alive, _ := p.size(); return alive }).Should(Equal(0))
+}
+
+// A pause (of Genesys, or of a runner short of CPU) holds every poll in flight: the polls
+// that come due meanwhile wait in the pool, beyond the bound the steady state needs,
+// instead of each starting on a poller and a connection of its own; they all run after.
+func TestPollersQueueAPausesPollsBeyondWhatTheSteadyStateNeeds(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(5 * time.Second)
+	p := newPollers()
+	p.setRate(1000) // 1,000 chats at 1 s, answered in a millisecond
+	p.limiter.observe(time.Millisecond)
+	p.limiter.fold()
+	_, limit := p.inFlight()
+	g.Expect(limit).To(Equal(minInFlight))
+
+	release := make(chan struct{})
+	var running, most, ran atomic.Int32
+	p.run = func(pollJob) {
+		n := running.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-release
+		running.Add(-1)
+		ran.Add(1)
+	}
+	const due = 1000
+	for range due {
+		g.Expect(p.submit(pollJob{})).To(BeTrue())
+	}
+	g.Eventually(running.Load).Should(BeNumerically("==", minInFlight))
+	g.Expect(p.queued()).To(Equal(due - minInFlight))
+	alive, _ := p.size()
+	g.Expect(alive).To(Equal(minInFlight))
+
+	close(release)
+	g.Eventually(ran.Load).Should(BeNumerically("==", due))
+	g.Expect(most.Load()).To(BeNumerically("==", minInFlight), "never more in flight than the bound")
+	alive, _ = p.size()
+	g.Expect(alive).To(Equal(minInFlight))
+}
+
+// A runner that resumes many chats at once knows no poll time yet: the rate alone (with a
+// poll assumed to take 100 ms) raises the bound, and the polls waiting start at once.
+func TestPollersStartWaitingPollsWhenTheRateRaisesTheBound(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(5 * time.Second)
+	p := newPollers()
+	release := make(chan struct{})
+	defer close(release)
+	var running atomic.Int32
+	p.run = func(pollJob) { running.Add(1); <-release }
+	for range 300 {
+		g.Expect(p.submit(pollJob{})).To(BeTrue())
+	}
+	g.Eventually(running.Load).Should(BeNumerically("==", minInFlight), "no chats scheduled yet: the floor")
+	p.setRate(1000) // 4 × 1,000/s × 100 ms = 400
+	g.Eventually(running.Load).Should(BeNumerically("==", 300))
+	g.Expect(p.queued()).To(BeZero())
+}
+
+// A poll that runs far longer than polls take (a Genesys node that never answers) no
+// longer holds a slot once past stuckAfter: the other chats poll on.
+func TestPollersCountStuckPollsOutOfTheBound(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(5 * time.Second)
+	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
+	p := newPollers()
+	p.now = clk.Now
+	p.limiter.observe(time.Millisecond)
+	p.limiter.fold() // stuck after 250 ms
+	hang := make(chan struct{})
+	var ran atomic.Int32
+	p.run = func(j pollJob) {
+		if j.due.IsZero() {
+			<-hang
+		}
+		ran.Add(1)
+	}
+	for range minInFlight {
+		g.Expect(p.submit(pollJob{})).To(BeTrue())
+	}
+	fast := pollJob{due: clk.Now()}
+	g.Expect(p.submit(fast)).To(BeTrue())
+	g.Expect(p.queued()).To(Equal(1), "the bound is reached")
+
+	clk.Step(200 * time.Millisecond)
+	g.Expect(p.submit(fast)).To(BeTrue())
+	g.Expect(p.queued()).To(Equal(2), "200 ms is not stuck yet")
+
+	clk.Step(100 * time.Millisecond)
+	g.Expect(p.submit(fast)).To(BeTrue())
+	g.Eventually(ran.Load).Should(BeNumerically("==", 3), "past 250 ms the hung polls are counted out")
+	g.Expect(p.queued()).To(BeZero())
+
+	close(hang)
+	g.Eventually(ran.Load).Should(BeNumerically("==", minInFlight+3))
+	g.Eventually(func() int { n, _ := p.inFlight(); return n }).Should(BeZero())
 }
 
 // blockingGMS answers Refresh when its chat's gate opens; it counts the calls per chat.

@@ -43,7 +43,16 @@ type entry struct {
 func (s *scheduler) setInterval(d time.Duration) {
 	s.mu.Lock()
 	s.interval = d
+	s.rated()
 	s.mu.Unlock()
+}
+
+// rated tells the pollers the polls due per second, which bound the polls in flight; under
+// s.mu, after the chats or the interval changed.
+func (s *scheduler) rated() {
+	if s.interval > 0 {
+		s.pollers.setRate(float64(s.queue.Len()) / s.interval.Seconds())
+	}
 }
 
 // add schedules a chat's first poll at its phase within the next interval.
@@ -58,6 +67,7 @@ func (s *scheduler) add(c *chat) {
 	e := &entry{chat: c, due: due}
 	c.entry = e
 	heap.Push(&s.queue, dueItem{at: due.UnixNano(), entry: e})
+	s.rated()
 	s.poke()
 }
 
@@ -67,6 +77,7 @@ func (s *scheduler) remove(c *chat) {
 	defer s.mu.Unlock()
 	if e := c.entry; e != nil && e.index >= 0 {
 		heap.Remove(&s.queue, e.index)
+		s.rated()
 	}
 	c.entry = nil
 }

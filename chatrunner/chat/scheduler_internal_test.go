@@ -138,7 +138,7 @@ func TestSchedulerReapsABurstsPollersSoon(t *testing.T) {
 	s := newScheduler(clk, time.Second, func(*chat, time.Time) {})
 	release := make(chan struct{})
 	s.pollers.run = func(pollJob) { <-release }
-	const burst = 100
+	const burst = minInFlight // the bound on polls in flight with no chat scheduled
 	for range burst {
 		g.Expect(s.pollers.submit(pollJob{})).To(BeTrue())
 	}

@@ -49,6 +49,7 @@ func fullRegistry(t *testing.T) *prometheus.Registry {
 	RegisterEngine(reg, gw, func() chatv1alpha1.RunnerStatus {
 		return chatv1alpha1.RunnerStatus{ChatCounters: chatv1alpha1.ChatCounters{Agents: 2, Capacity: 20}}
 	}, nil)
+	RegisterPolls(reg, gw, func() chat.PollLoad { return chat.PollLoad{InFlight: 3, Limit: 64} })
 	a := NewAPI(reg, gw)
 	a.Served(escalation.RouteEscalate, 201, false, 10*time.Millisecond)
 	a.StreamOpened(escalation.RouteEvents, 200, false)
@@ -123,6 +124,18 @@ func TestEngineFiguresAreReadAtScrapeTime(t *testing.T) {
 	expectValue(t, reg, 1, "genesys_chatrunner_auth_failing")
 	st.LastGenesysAnswerTime = nil
 	expectValue(t, reg, 0, "genesys_chatrunner_genesys_last_answer_timestamp_seconds")
+}
+
+func TestPollLoadIsReadAtScrapeTime(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	load := chat.PollLoad{InFlight: 64, Waiting: 120, Limit: 64}
+	RegisterPolls(reg, "tenant/acme", func() chat.PollLoad { return load })
+	expectValue(t, reg, 64, "genesys_chatrunner_polls_in_flight")
+	expectValue(t, reg, 120, "genesys_chatrunner_polls_waiting")
+	expectValue(t, reg, 64, "genesys_chatrunner_polls_in_flight_limit")
+	load = chat.PollLoad{InFlight: 5, Limit: 400}
+	expectValue(t, reg, 0, "genesys_chatrunner_polls_waiting")
+	expectValue(t, reg, 400, "genesys_chatrunner_polls_in_flight_limit")
 }
 
 func TestAPILabelsAreBounded(t *testing.T) {
