@@ -19,7 +19,8 @@ import (
 // bareSide carries the chats the way a hand-written poller would: a goroutine and a timer
 // per chat, net/http form posts, the envelope decoded into a minimal struct, the transcript
 // position tracked. Same schedule as the engine: one Refresh Chat per chat per interval at
-// a phase from the chat's id, the next due one interval after the previous due time. Same
+// a phase from the chat's id, the next due one interval after the previous due time, a turn
+// missed during a slow round trip run late as soon as it ends. Same
 // transport tuning as the engine's (gms.NewTransport), so both keep the same connections.
 type bareSide struct {
 	meter    *meter
@@ -136,10 +137,16 @@ func (b *bareSide) run(ctx context.Context, s *bareSession, i int) {
 		if err == nil {
 			b.handle(s, env)
 		}
-		now := time.Now()
+		// Like the engine (Manager.firePoll): a turn that fell due while the poll was in
+		// flight runs as soon as it ends, late by then, and only the latest such turn runs;
+		// the schedule stays on its grid. Skipping it instead would hide a slow round trip
+		// from the lateness figures.
 		due = due.Add(pollInterval)
-		if !due.After(now) { // late: skip the missed polls, stay in step
-			due = due.Add((now.Sub(due)/pollInterval + 1) * pollInterval)
+		if now := time.Now(); due.Before(now) {
+			due = due.Add(now.Sub(due) / pollInterval * pollInterval)
+			if b.meter.measuring.Load() {
+				b.meter.deferred.Add(1)
+			}
 		}
 		t.Reset(time.Until(due))
 	}

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gmssim"
 )
 
@@ -311,7 +312,7 @@ func runChild(ctx context.Context, cfg config) error {
 		probing.Go(func() { runProbes(probeCtx, s, cfg, m, out) })
 	}
 	if cfg.trace {
-		probing.Go(func() { trace(probeCtx, cfg.child, m) })
+		probing.Go(func() { trace(probeCtx, cfg.child, m, s) })
 	}
 	var ov *overload
 	offerCtx, stopOffers := context.WithCancel(ctx)
@@ -368,8 +369,16 @@ func runChild(ctx context.Context, cfg config) error {
 	return nil
 }
 
-// trace logs the polls of each second of the window and the goroutines.
-func trace(ctx context.Context, mode string, m *meter) {
+// trace logs the polls of each second of the window and the goroutines, and the polls in
+// flight and waiting of a side that tells them (pollLoader).
+func trace(ctx context.Context, mode string, m *meter, s side) {
+	load := func() string { return "" }
+	if l, ok := s.(pollLoader); ok {
+		load = func() string {
+			pl := l.pollLoad()
+			return fmt.Sprintf(", %d polls in flight, %d waiting, limit %d", pl.InFlight, pl.Waiting, pl.Limit)
+		}
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	last := m.polls.Load()
@@ -381,7 +390,7 @@ func trace(ctx context.Context, mode string, m *meter) {
 		case <-tick.C:
 		}
 		n, g := m.polls.Load(), runtime.NumGoroutine()
-		logf("%s: %d polls, %d goroutines", mode, n-last, g)
+		logf("%s: %d polls, %d goroutines%s", mode, n-last, g, load())
 		last = n
 		// A stall shows as goroutines piling up: what they wait on tells where it is.
 		if g > 2*first && dumps < maxStallDumps {
@@ -395,6 +404,9 @@ func trace(ctx context.Context, mode string, m *meter) {
 		}
 	}
 }
+
+// pollLoader is a side that tells its polls in flight (the engine's).
+type pollLoader interface{ pollLoad() chat.PollLoad }
 
 // maxStallDumps bounds the goroutine dumps of one traced window.
 const maxStallDumps = 3

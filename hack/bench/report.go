@@ -78,9 +78,6 @@ func printSides(w io.Writer, cfg config, rs []*result) {
 		return s
 	}, nil)
 	row("turns deferred (poll still in flight)", func(r *result) string {
-		if r.Mode == modeBare {
-			return "n/a"
-		}
 		return strconv.FormatInt(r.Deferred, 10)
 	}, nil)
 	row("longest gap between two polls of one chat: max / p99 of the chats' longest", func(r *result) string {

@@ -195,6 +195,8 @@ func (r *runnerSide) connected() int {
 
 func (r *runnerSide) closeIdle() { r.transport.CloseIdleConnections() }
 
+func (r *runnerSide) pollLoad() chat.PollLoad { return r.m.PollLoad() }
+
 func (r *runnerSide) probe(ctx context.Context, i int, send func(string)) bool {
 	id := r.ids[i]
 	if id == "" {
