@@ -15,10 +15,12 @@ import (
 // the steady state needs, a pause queues polls in the pool instead, without a goroutine or
 // a connection each, and they run on the connections already open once it ends.
 //
-// The time a poll takes is a mean over each reap period, smoothed across periods, so that
-// one pause moves it little while a Genesys that has become slower for good raises it
-// within a few periods. Before the first period it is assumed long (initialPollTime), so a
-// runner resuming thousands of chats starts with a wide bound and narrows it once it knows.
+// The time a poll takes is a mean over each reap period, smoothed across periods: it rises
+// slowly, so that one pause moves it little while a Genesys that has become slower for good
+// raises it within a few periods, and falls fast, so that the bound narrows again as soon
+// as polls are quick (after a pause, or a ramp-up that kept a runner busy). Before the first
+// period it is assumed long (initialPollTime), so a runner resuming thousands of chats
+// starts with a wide bound and narrows it once it knows.
 type inFlightLimit struct {
 	rate float64       // polls due per second
 	est  time.Duration // smoothed time a poll takes; 0 until the first period ends
@@ -31,9 +33,10 @@ type inFlightLimit struct {
 // inFlightHeadroom covers the polls that come due together (the scheduler's batches, the
 // phases of chats that happen to be close) and a poll time that varies around its mean.
 // minInFlight is the bound when few chats poll fast: enough for a batch at the scheduler's
-// busiest, and it costs nothing while unused. estimateWeight is the weight of a period's
-// mean in the estimate: with the 2 s reap period, a lasting change shows half within
-// about three seconds. A poll running longer than stuckFactor × the estimate (and at least
+// busiest, and it costs nothing while unused. riseWeight and fallWeight are the weight of
+// a period's mean in the estimate when above it and below it: with the 2 s reap period, a
+// lasting rise shows half within about three seconds, a fall three quarters at once (a
+// bound four times the need absorbs the rest). A poll running longer than stuckFactor × the estimate (and at least
 // minStuckAfter) no longer counts against the bound: a Genesys node that never answers
 // must not hold the slots of every other chat until its requests time out. A poll's time
 // counts at most that long, so the few that hang do not inflate the estimate either.
@@ -41,7 +44,8 @@ const (
 	inFlightHeadroom = 4
 	minInFlight      = 64
 	initialPollTime  = 100 * time.Millisecond
-	estimateWeight   = 0.35
+	riseWeight       = 0.35
+	fallWeight       = 0.75
 	stuckFactor      = 8
 	minStuckAfter    = 250 * time.Millisecond
 )
@@ -58,10 +62,13 @@ func (l *inFlightLimit) fold() {
 		return
 	}
 	mean := l.sum / time.Duration(l.n)
-	if l.est == 0 {
+	switch {
+	case l.est == 0:
 		l.est = mean
-	} else {
-		l.est += time.Duration(estimateWeight * float64(mean-l.est))
+	case mean > l.est:
+		l.est += time.Duration(riseWeight * float64(mean-l.est))
+	default:
+		l.est += time.Duration(fallWeight * float64(mean-l.est))
 	}
 	l.est = max(l.est, 1) // 0 means no estimate yet
 	l.sum, l.n = 0, 0

@@ -33,6 +33,11 @@ func TestInFlightLimitFollowsLittlesLaw(t *testing.T) {
 			[][]time.Duration{{5 * time.Millisecond}, {25 * time.Millisecond}}, maxPollers, 480,
 		},
 		{
+			// 25 ms, then 75% of the way to 5 ms: 10 ms.
+			"a faster period brings it most of the way down", 10000,
+			[][]time.Duration{{25 * time.Millisecond}, {5 * time.Millisecond}}, maxPollers, 400,
+		},
+		{
 			"a period without polls leaves the estimate", 10000,
 			[][]time.Duration{{10 * time.Millisecond}, {}}, maxPollers, 400,
 		},

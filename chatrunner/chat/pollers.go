@@ -112,9 +112,11 @@ func (p *pollers) submit(j pollJob) bool {
 	return true
 }
 
-// full reports whether the polls that count against the limit reached it.
+// full reports whether the polls that count against the limit reached it, or all the
+// polls in flight, stuck ones included, reached max: a Genesys that answers nothing holds
+// no more connections and goroutines than max.
 func (p *pollers) full() bool {
-	return len(p.busy)-p.stuck >= p.limiter.limit(p.max)
+	return len(p.busy) >= p.max || len(p.busy)-p.stuck >= p.limiter.limit(p.max)
 }
 
 // start runs j on the most recently used idle poller, or on a new one.

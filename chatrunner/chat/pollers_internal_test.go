@@ -142,39 +142,49 @@ func TestPollersStartWaitingPollsWhenTheRateRaisesTheBound(t *testing.T) {
 }
 
 // A poll that runs far longer than polls take (a Genesys node that never answers) no
-// longer holds a slot once past stuckAfter: the other chats poll on.
+// longer holds a slot once past stuckAfter: the other chats poll on, up to max polls in
+// flight, stuck ones included.
 func TestPollersCountStuckPollsOutOfTheBound(t *testing.T) {
 	g := NewWithT(t)
 	g.SetDefaultEventuallyTimeout(5 * time.Second)
 	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
 	p := newPollers()
 	p.now = clk.Now
+	p.max = minInFlight + 2
 	p.limiter.observe(time.Millisecond)
 	p.limiter.fold() // stuck after 250 ms
-	hang := make(chan struct{})
-	var ran atomic.Int32
+	hang, hold := make(chan struct{}), make(chan struct{})
+	var started, ran atomic.Int32
 	p.run = func(j pollJob) {
+		started.Add(1)
 		if j.due.IsZero() {
 			<-hang
+		} else {
+			<-hold
 		}
 		ran.Add(1)
 	}
 	for range minInFlight {
 		g.Expect(p.submit(pollJob{})).To(BeTrue())
 	}
-	fast := pollJob{due: clk.Now()}
-	g.Expect(p.submit(fast)).To(BeTrue())
+	g.Eventually(started.Load).Should(BeNumerically("==", minInFlight))
+	other := pollJob{due: clk.Now()}
+	g.Expect(p.submit(other)).To(BeTrue())
 	g.Expect(p.queued()).To(Equal(1), "the bound is reached")
 
 	clk.Step(200 * time.Millisecond)
-	g.Expect(p.submit(fast)).To(BeTrue())
+	g.Expect(p.submit(other)).To(BeTrue())
 	g.Expect(p.queued()).To(Equal(2), "200 ms is not stuck yet")
 
 	clk.Step(100 * time.Millisecond)
-	g.Expect(p.submit(fast)).To(BeTrue())
-	g.Eventually(ran.Load).Should(BeNumerically("==", 3), "past 250 ms the hung polls are counted out")
-	g.Expect(p.queued()).To(BeZero())
+	g.Expect(p.submit(other)).To(BeTrue())
+	g.Eventually(started.Load).Should(BeNumerically("==", minInFlight+2), "past 250 ms the hung polls are counted out...")
+	g.Consistently(started.Load, 100*time.Millisecond).Should(BeNumerically("==", minInFlight+2))
+	g.Expect(p.queued()).To(Equal(1), "...but never more polls in flight than max, stuck ones included")
 
+	close(hold)
+	g.Eventually(ran.Load).Should(BeNumerically("==", 3))
+	g.Expect(p.queued()).To(BeZero())
 	close(hang)
 	g.Eventually(ran.Load).Should(BeNumerically("==", minInFlight+3))
 	g.Eventually(func() int { n, _ := p.inFlight(); return n }).Should(BeZero())
