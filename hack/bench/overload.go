@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -138,8 +139,9 @@ func (o *overload) sample(ctx context.Context) {
 		pt := overloadPoint{At: time.Since(o.start).Round(time.Second), Live: int(st.ActiveChats), Polls: p - polls, Deferred: s - deferred,
 			Lag: time.Duration(st.PollLagMilliseconds) * time.Millisecond, Accepted: o.accepted.Load(), Shed: o.shed.Load()}
 		polls, deferred = p, s
-		logf("overload: %v: %d live, %d polls/s, %d deferred, lag %v, %d accepted, %d shed",
-			pt.At, pt.Live, pt.Polls, pt.Deferred, pt.Lag, pt.Accepted, pt.Shed)
+		pl := o.rs.m.PollLoad()
+		logf("overload: %v: %d live, %d polls/s, %d deferred, lag %v, %d accepted, %d shed; %d polls in flight, %d waiting, limit %d, %d goroutines",
+			pt.At, pt.Live, pt.Polls, pt.Deferred, pt.Lag, pt.Accepted, pt.Shed, pl.InFlight, pl.Waiting, pl.Limit, runtime.NumGoroutine())
 		o.mu.Lock()
 		o.res.Timeline = append(o.res.Timeline, pt)
 		o.res.MaxLag = max(o.res.MaxLag, pt.Lag)
