@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,8 +36,7 @@ type API struct {
 // NewAPI registers the escalation API metrics of a gateway (namespace/name) with reg; a
 // nil reg registers nothing.
 func NewAPI(reg prometheus.Registerer, gateway string) *API {
-	ns, name, _ := strings.Cut(gateway, "/")
-	labels := prometheus.Labels{"namespace": ns, "gateway": name}
+	labels := gatewayLabels(gateway)
 	a := &API{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricNamespace, Subsystem: subsystem,
 			Name: "api_requests_total", ConstLabels: labels,

@@ -1,8 +1,6 @@
 package metrics
 
 import (
-	"strings"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -23,10 +21,9 @@ type CustodyFigures struct {
 
 // RegisterCustody registers the custody figures of a gateway (namespace/name) with reg.
 func RegisterCustody(reg prometheus.Registerer, gateway string, figures func() CustodyFigures) {
-	ns, name, _ := strings.Cut(gateway, "/")
 	opts := func(n, help string) prometheus.Opts {
 		return prometheus.Opts{Namespace: metricNamespace, Subsystem: subsystem, Name: n, Help: help,
-			ConstLabels: prometheus.Labels{"namespace": ns, "gateway": name}}
+			ConstLabels: gatewayLabels(gateway)}
 	}
 	gauge := func(n, help string, f func(CustodyFigures) int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts(n, help)), func() float64 { return float64(f(figures())) })

@@ -1,8 +1,6 @@
 package metrics
 
 import (
-	"strings"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
@@ -22,11 +20,7 @@ type engineCollector struct {
 // authentication failure the engine does not know of (the Entra ID token), empty when
 // there is none.
 func RegisterEngine(reg prometheus.Registerer, gateway string, status func() chatv1alpha1.RunnerStatus, authError func() string) {
-	ns, name, _ := strings.Cut(gateway, "/")
-	labels := prometheus.Labels{"namespace": ns, "gateway": name}
-	desc := func(n, help string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName(metricNamespace, subsystem, n), help, nil, labels)
-	}
+	desc := func(n, help string) *prometheus.Desc { return gatewayDesc(gateway, n, help) }
 	register(reg, &engineCollector{
 		status:    status,
 		authError: authError,

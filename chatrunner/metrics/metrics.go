@@ -24,6 +24,18 @@ var (
 	chatDurationBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200, 14400}
 )
 
+// gatewayLabels are the constant labels of every metric of a gateway's runner, from its
+// namespace/name.
+func gatewayLabels(gateway string) prometheus.Labels {
+	ns, name, _ := strings.Cut(gateway, "/")
+	return prometheus.Labels{"namespace": ns, "gateway": name}
+}
+
+// gatewayDesc describes a metric of a gateway's runner read at scrape time (a collector's).
+func gatewayDesc(gateway, name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(metricNamespace, subsystem, name), help, nil, gatewayLabels(gateway))
+}
+
 // Metrics are one runner's collectors. Its methods are safe for concurrent use.
 type Metrics struct {
 	chats         *prometheus.GaugeVec
@@ -43,8 +55,7 @@ type Metrics struct {
 // New registers a runner's metrics on reg, each with the constant labels namespace and
 // gateway of the runner's gateway, given as namespace/name. A nil reg registers nothing.
 func New(reg prometheus.Registerer, gateway string) *Metrics {
-	ns, name, _ := strings.Cut(gateway, "/")
-	labels := prometheus.Labels{"namespace": ns, "gateway": name}
+	labels := gatewayLabels(gateway)
 	opts := func(name, help string) prometheus.Opts {
 		return prometheus.Opts{Namespace: metricNamespace, Subsystem: subsystem, Name: name, Help: help, ConstLabels: labels}
 	}

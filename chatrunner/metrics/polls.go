@@ -1,8 +1,6 @@
 package metrics
 
 import (
-	"strings"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
@@ -18,11 +16,7 @@ type pollsCollector struct {
 // read at scrape time: with poll_lateness_seconds it tells a runner that waits on Genesys
 // (polls in flight at the limit, waiting ones) from one short of CPU (lateness alone).
 func RegisterPolls(reg prometheus.Registerer, gateway string, load func() chat.PollLoad) {
-	ns, name, _ := strings.Cut(gateway, "/")
-	labels := prometheus.Labels{"namespace": ns, "gateway": name}
-	desc := func(n, help string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName(metricNamespace, subsystem, n), help, nil, labels)
-	}
+	desc := func(n, help string) *prometheus.Desc { return gatewayDesc(gateway, n, help) }
 	register(reg, &pollsCollector{
 		load: load,
 		inFlight: desc("polls_in_flight",

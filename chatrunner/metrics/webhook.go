@@ -1,8 +1,6 @@
 package metrics
 
 import (
-	"strings"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -14,10 +12,9 @@ type Webhook struct {
 
 // NewWebhook registers the webhook counters of a gateway (namespace/name) with reg.
 func NewWebhook(reg prometheus.Registerer, gateway string) *Webhook {
-	ns, name, _ := strings.Cut(gateway, "/")
 	counter := func(n, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricNamespace, Subsystem: subsystem, Name: n, Help: help,
-			ConstLabels: prometheus.Labels{"namespace": ns, "gateway": name}})
+			ConstLabels: gatewayLabels(gateway)})
 	}
 	w := &Webhook{
 		delivered: counter("webhook_delivered_total", "Events the webhook took (2xx)."),
