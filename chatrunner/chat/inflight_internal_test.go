@@ -62,6 +62,36 @@ func TestInFlightLimitFollowsLittlesLaw(t *testing.T) {
 	}
 }
 
+// A runner short of CPU (its scheduler fires polls late) sees its polls take longer for
+// want of CPU: the estimate does not rise then, and falls as usual.
+func TestInFlightLimitDoesNotRiseWhileShortOfCPU(t *testing.T) {
+	g := NewWithT(t)
+	l := inFlightLimit{rate: 10000}
+	l.observe(10 * time.Millisecond)
+	l.fold()
+	g.Expect(l.short()).To(BeFalse())
+
+	for range 100 {
+		l.fire(40 * time.Millisecond)
+		l.observe(200 * time.Millisecond)
+	}
+	g.Expect(l.short()).To(BeTrue(), "within the period already")
+	l.fold()
+	g.Expect(l.pollTime()).To(Equal(10*time.Millisecond), "no rise")
+	g.Expect(l.short()).To(BeTrue(), "the last period was short")
+
+	l.fire(time.Millisecond)
+	l.observe(2 * time.Millisecond)
+	l.fold()
+	g.Expect(l.pollTime()).To(Equal(4*time.Millisecond), "a fall as usual: 10 - 0.75 × 8 ms")
+	g.Expect(l.short()).To(BeFalse())
+
+	l.fire(time.Millisecond)
+	l.observe(10 * time.Millisecond)
+	l.fold()
+	g.Expect(l.pollTime()).To(BeNumerically(">", 4*time.Millisecond), "on time again: it rises")
+}
+
 func TestInFlightLimitCountsAPollStuckAfterEightTimesItsTime(t *testing.T) {
 	g := NewWithT(t)
 	var l inFlightLimit

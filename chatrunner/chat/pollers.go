@@ -100,6 +100,7 @@ func (p *pollers) submit(j pollJob) bool {
 		return false
 	}
 	now := p.now()
+	p.limiter.fire(now.Sub(j.due))
 	if p.full() {
 		p.unstick(now)
 	}
@@ -142,9 +143,10 @@ func (p *pollers) take(w *poller, j pollJob, now time.Time) {
 	w.jobs <- j // buffered, and w took its last job: never blocks
 }
 
-// unstick counts out of the limit the polls running longer than stuckAfter.
+// unstick counts out of the limit the polls running longer than stuckAfter, unless the
+// runner is short of CPU: then they wait for it, not for Genesys.
 func (p *pollers) unstick(now time.Time) {
-	if now.Sub(p.scanned) < stuckScanPeriod {
+	if now.Sub(p.scanned) < stuckScanPeriod || p.limiter.short() {
 		return
 	}
 	p.scanned = now

@@ -157,7 +157,7 @@ func TestPollersCountStuckPollsOutOfTheBound(t *testing.T) {
 	var started, ran atomic.Int32
 	p.run = func(j pollJob) {
 		started.Add(1)
-		if j.due.IsZero() {
+		if j.c == nil {
 			<-hang
 		} else {
 			<-hold
@@ -165,19 +165,19 @@ func TestPollersCountStuckPollsOutOfTheBound(t *testing.T) {
 		ran.Add(1)
 	}
 	for range minInFlight {
-		g.Expect(p.submit(pollJob{})).To(BeTrue())
+		g.Expect(p.submit(pollJob{due: clk.Now()})).To(BeTrue())
 	}
 	g.Eventually(started.Load).Should(BeNumerically("==", minInFlight))
-	other := pollJob{due: clk.Now()}
-	g.Expect(p.submit(other)).To(BeTrue())
+	other := func() pollJob { return pollJob{c: &chat{}, due: clk.Now()} } // fired on time
+	g.Expect(p.submit(other())).To(BeTrue())
 	g.Expect(p.queued()).To(Equal(1), "the bound is reached")
 
 	clk.Step(200 * time.Millisecond)
-	g.Expect(p.submit(other)).To(BeTrue())
+	g.Expect(p.submit(other())).To(BeTrue())
 	g.Expect(p.queued()).To(Equal(2), "200 ms is not stuck yet")
 
 	clk.Step(100 * time.Millisecond)
-	g.Expect(p.submit(other)).To(BeTrue())
+	g.Expect(p.submit(other())).To(BeTrue())
 	g.Eventually(started.Load).Should(BeNumerically("==", minInFlight+2), "past 250 ms the hung polls are counted out...")
 	g.Consistently(started.Load, 100*time.Millisecond).Should(BeNumerically("==", minInFlight+2))
 	g.Expect(p.queued()).To(Equal(1), "...but never more polls in flight than max, stuck ones included")
@@ -188,6 +188,32 @@ func TestPollersCountStuckPollsOutOfTheBound(t *testing.T) {
 	close(hang)
 	g.Eventually(ran.Load).Should(BeNumerically("==", minInFlight+3))
 	g.Eventually(func() int { n, _ := p.inFlight(); return n }).Should(BeZero())
+}
+
+// A runner short of CPU fires its polls late, and its long polls wait for the CPU, not
+// for Genesys: none is counted out as stuck, so no more start (each would dial a
+// connection the runner has no CPU to serve).
+func TestPollersCountNoPollStuckWhileShortOfCPU(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(5 * time.Second)
+	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
+	p := newPollers()
+	p.now = clk.Now
+	p.limiter.observe(time.Millisecond)
+	p.limiter.fold() // stuck after 250 ms
+	hang := make(chan struct{})
+	defer close(hang)
+	var started atomic.Int32
+	p.run = func(pollJob) { started.Add(1); <-hang }
+	late := 50 * time.Millisecond // fired that late: the scheduler waited for the CPU
+	for range minInFlight + 1 {
+		g.Expect(p.submit(pollJob{due: clk.Now().Add(-late)})).To(BeTrue())
+	}
+	g.Eventually(started.Load).Should(BeNumerically("==", minInFlight))
+	clk.Step(time.Second)
+	g.Expect(p.submit(pollJob{due: clk.Now().Add(-late)})).To(BeTrue())
+	g.Consistently(started.Load, 100*time.Millisecond).Should(BeNumerically("==", minInFlight))
+	g.Expect(p.queued()).To(Equal(2))
 }
 
 // blockingGMS answers Refresh when its chat's gate opens; it counts the calls per chat.
