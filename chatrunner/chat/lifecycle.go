@@ -58,8 +58,14 @@ func (m *Manager) Escalate(ctx context.Context, e Escalation) (View, bool, error
 		// Behind its polls (short of CPU): a new chat would make every chat later. A live
 		// chat of the conversation is still answered (above).
 		capacity := m.agents.available() * s.MaxChatsPerAgent
+		m.admit.shed(now)
 		m.mu.Unlock()
 		return View{}, false, &CapacityError{Capacity: capacity, RetryAfter: shedRetryAfter, Behind: lag}
+	}
+	if !m.admit.allow(now) {
+		capacity := m.agents.available() * s.MaxChatsPerAgent
+		m.mu.Unlock()
+		return View{}, false, &CapacityError{Capacity: capacity, RetryAfter: pacingRetryAfter, Pacing: true}
 	}
 	m.agents.refresh(now, s.AvailabilityRefresh)
 	slot, probe := m.agents.assign(s.MaxChatsPerAgent), false

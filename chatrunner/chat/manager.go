@@ -91,6 +91,8 @@ type Manager struct {
 	draining   atomic.Bool
 	// lag is how far behind its poll schedule the runner is.
 	lag lagTracker
+	// admit paces new chats after a shed; under mu.
+	admit admission
 }
 
 // counts are a runner's chat counters.

@@ -184,9 +184,14 @@ type CapacityError struct {
 	RetryAfter time.Duration
 	// Behind is how late the runner's polls are, when that is why.
 	Behind time.Duration
+	// Pacing is set when the runner takes new chats gradually after it was behind.
+	Pacing bool
 }
 
 func (e *CapacityError) Error() string {
+	if e.Pacing {
+		return "this runner is taking new chats gradually after it fell behind its polls (short of CPU)"
+	}
 	if e.Behind > 0 {
 		return fmt.Sprintf("this runner is %s behind its polls (short of CPU): it takes no new chat until it catches up", e.Behind.Round(time.Millisecond))
 	}
