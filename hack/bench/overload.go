@@ -29,6 +29,7 @@ type overloadResult struct {
 	Offered  int64 `json:"offered"`
 	Accepted int64 `json:"accepted"`
 	Shed     int64 `json:"shed"`    // refused with 503 because the engine was behind
+	Paced    int64 `json:"paced"`   // refused by the pacing after a shed
 	Refused  int64 `json:"refused"` // refused otherwise (full, the store)
 	// RefusedWhy is the error of the first escalation refused otherwise.
 	RefusedWhy string `json:"refusedWhy,omitempty"`
@@ -67,8 +68,8 @@ type overload struct {
 	out   *lines
 	start time.Time
 
-	offered, accepted, shed, refused atomic.Int64
-	why                              sync.Once
+	offered, accepted, shed, paced, refused atomic.Int64
+	why                                     sync.Once
 
 	mu      sync.Mutex
 	res     overloadResult
@@ -109,6 +110,10 @@ func (o *overload) escalate(ctx context.Context, i int) {
 		return
 	}
 	var capErr *chat.CapacityError
+	if errors.As(err, &capErr) && capErr.Pacing {
+		o.paced.Add(1)
+		return
+	}
 	if errors.As(err, &capErr) && capErr.Behind > 0 {
 		if o.shed.Add(1) == 1 {
 			live := int(o.rs.m.Status().ActiveChats)
@@ -172,7 +177,7 @@ func (o *overload) finish() *overloadResult {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r := o.res
-	r.Offered, r.Accepted, r.Shed, r.Refused = o.offered.Load(), o.accepted.Load(), o.shed.Load(), o.refused.Load()
+	r.Offered, r.Accepted, r.Shed, r.Paced, r.Refused = o.offered.Load(), o.accepted.Load(), o.shed.Load(), o.paced.Load(), o.refused.Load()
 	r.Live, r.Failed, r.Ended = int(st.ActiveChats), st.FailedChatsTotal-o.failed0, st.EndedChatsTotal-o.ended0
 	return &r
 }
@@ -210,7 +215,8 @@ func printOverload(w io.Writer, cfg config, r *result) {
 	fmt.Fprintln(w, "| | |\n|---|--:|")
 	row := func(k, v string) { fmt.Fprintf(w, "| %s | %s |\n", k, v) }
 	row("live chats at the start / at the end", fmt.Sprintf("%d / %d", o.Start, o.Live))
-	row("escalations offered / accepted / shed (503, behind) / refused otherwise", fmt.Sprintf("%d / %d / %d / %d", o.Offered, o.Accepted, o.Shed, o.Refused))
+	row("escalations offered / accepted / shed (503, behind) / paced (503, taken gradually after a shed) / refused otherwise",
+		fmt.Sprintf("%d / %d / %d / %d / %d", o.Offered, o.Accepted, o.Shed, o.Paced, o.Refused))
 	if o.RefusedWhy != "" {
 		row("first refused otherwise", o.RefusedWhy)
 	}
