@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -45,14 +44,10 @@ func TestAdmissionDoublesEachSecondAfterAShed(t *testing.T) {
 func TestARunnerThatShedTakesNewChatsGradually(t *testing.T) {
 	g := NewWithT(t)
 	clk := testingclock.NewFakeClock(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
-	m := NewManager(Options{GMS: &scriptedGMS{refresh: map[string]error{}}, Clock: clk, Settings: Settings{
+	m, ctx := runManager(t, Options{GMS: &scriptedGMS{refresh: map[string]error{}}, Clock: clk, Settings: Settings{
 		Domain: "acme", PollInterval: time.Hour, EscalationTimeout: time.Hour, AvailabilityRefresh: time.Hour,
 		Agents: 10, MaxChatsPerAgent: 10, Locale: "en-US",
 	}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = m.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
 
 	escalate := func(id string) error {
 		_, _, err := m.Escalate(ctx, Escalation{ConversationID: id, Domain: "acme", User: User{Name: id}})

@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -77,14 +76,10 @@ func TestARunnerBehindItsPollsShedsNewEscalations(t *testing.T) {
 	g := NewWithT(t)
 	clk := testingclock.NewFakeClock(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
 	f := &scriptedGMS{refresh: map[string]error{}}
-	m := NewManager(Options{GMS: f, Clock: clk, Settings: Settings{
+	m, ctx := runManager(t, Options{GMS: f, Clock: clk, Settings: Settings{
 		Domain: "acme", PollInterval: time.Second, EscalationTimeout: time.Hour, AvailabilityRefresh: time.Hour,
 		Agents: 1, MaxChatsPerAgent: 10, Locale: "en-US",
 	}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = m.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
 
 	live, _, err := m.Escalate(ctx, Escalation{ConversationID: "live", Domain: "acme", User: User{Name: "Jane"}})
 	g.Expect(err).NotTo(HaveOccurred())

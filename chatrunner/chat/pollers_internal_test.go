@@ -148,11 +148,8 @@ func TestPollersCountStuckPollsOutOfTheBound(t *testing.T) {
 	g := NewWithT(t)
 	g.SetDefaultEventuallyTimeout(5 * time.Second)
 	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
-	p := newPollers()
-	p.now = clk.Now
+	p := fakeClockPollers(clk) // stuck after 250 ms
 	p.max = minInFlight + 2
-	p.limiter.observe(time.Millisecond)
-	p.limiter.fold() // stuck after 250 ms
 	hang, hold := make(chan struct{}), make(chan struct{})
 	var started, ran atomic.Int32
 	p.run = func(j pollJob) {
@@ -197,10 +194,7 @@ func TestPollersCountNoPollStuckWhileShortOfCPU(t *testing.T) {
 	g := NewWithT(t)
 	g.SetDefaultEventuallyTimeout(5 * time.Second)
 	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
-	p := newPollers()
-	p.now = clk.Now
-	p.limiter.observe(time.Millisecond)
-	p.limiter.fold() // stuck after 250 ms
+	p := fakeClockPollers(clk) // stuck after 250 ms
 	hang := make(chan struct{})
 	defer close(hang)
 	var started atomic.Int32

@@ -46,14 +46,10 @@ func TestAnIdleRunnerProbesGenesys(t *testing.T) {
 	clk := testingclock.NewFakeClock(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
 	f := &probingGMS{scriptedGMS: scriptedGMS{refresh: map[string]error{}}}
 	f.set(errors.New("dial tcp: lookup gms.acme.invalid: no such host"))
-	m := NewManager(Options{GMS: f, Clock: clk, Settings: Settings{
+	m, _ := runManager(t, Options{GMS: f, Clock: clk, Settings: Settings{
 		Domain: "acme", PollInterval: time.Hour, EscalationTimeout: time.Hour, AvailabilityRefresh: time.Hour,
 		Agents: 1, MaxChatsPerAgent: 10, Locale: "en-US",
 	}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = m.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
 
 	g.Eventually(f.count).Should(Equal(1), "a probe at start")
 	g.Eventually(func() int32 { return m.Status().GenesysFailures }).Should(BeEquivalentTo(1))

@@ -72,14 +72,10 @@ func (f *scriptedGMS) PushURL(context.Context, *gms.Session, string) (*gms.Respo
 func TestRunnerErrorFollowsTheLastCall(t *testing.T) {
 	g := NewWithT(t)
 	f := &scriptedGMS{refresh: map[string]error{}}
-	m := NewManager(Options{GMS: f, Settings: Settings{
+	m, ctx := runManager(t, Options{GMS: f, Settings: Settings{
 		Domain: "acme", PollInterval: time.Hour, EscalationTimeout: time.Hour, AvailabilityRefresh: time.Hour,
 		Agents: 1, MaxChatsPerAgent: 10, Locale: "en-US",
 	}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = m.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
 
 	chats := map[string]*chat{}
 	for _, conv := range []string{"refused", "lost-1", "lost-2", "healthy"} {
