@@ -77,9 +77,13 @@ func (l *inFlightLimit) fire(late time.Duration) {
 	l.firings++
 }
 
-// short reports whether the runner is short of CPU: its polls fire late.
-func (l *inFlightLimit) short() bool {
-	return l.starved || (l.firings > 0 && l.fired/time.Duration(l.firings) > starvedAfter)
+// short reports whether the runner is short of CPU: its polls fire late, in the last
+// period or in this one so far.
+func (l *inFlightLimit) short() bool { return l.starved || l.firingLate() }
+
+// firingLate reports whether this period's polls fired over starvedAfter late on average.
+func (l *inFlightLimit) firingLate() bool {
+	return l.firings > 0 && l.fired/time.Duration(l.firings) > starvedAfter
 }
 
 // observe records the time a poll held its poller.
@@ -91,7 +95,7 @@ func (l *inFlightLimit) observe(d time.Duration) {
 // fold ends a period: its mean moves the estimate. A period without polls leaves it.
 func (l *inFlightLimit) fold() {
 	short := l.short()
-	l.starved = l.firings > 0 && l.fired/time.Duration(l.firings) > starvedAfter
+	l.starved = l.firingLate()
 	l.fired, l.firings = 0, 0
 	if l.n == 0 {
 		return

@@ -235,26 +235,21 @@ func (p *pollers) setRate(perSecond float64) {
 	}
 }
 
-// inFlight is the number of polls running, and how many may run at once.
-func (p *pollers) inFlight() (running, limit int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.busy), p.limiter.limit(p.max)
-}
-
 // PollLoad is a runner's polls at an instant: in flight (stuck ones included), waiting for
 // a slot, and how many may be in flight at once.
 type PollLoad struct {
 	InFlight, Waiting, Limit int
 }
 
-// PollLoad returns the runner's polls now, for its metrics.
-func (m *Manager) PollLoad() PollLoad {
-	p := m.sched.pollers
+// load is the pool's polls now.
+func (p *pollers) load() PollLoad {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return PollLoad{InFlight: len(p.busy), Waiting: len(p.waiting) - p.head, Limit: p.limiter.limit(p.max)}
 }
+
+// PollLoad returns the runner's polls now, for its metrics.
+func (m *Manager) PollLoad() PollLoad { return m.sched.pollers.load() }
 
 // reap ends the idle pollers that no job took since the last reap (the bottom of the idle
 // stack), keeping at least min pollers alive, and ends the limit's period.

@@ -93,8 +93,7 @@ func TestPollersQueueAPausesPollsBeyondWhatTheSteadyStateNeeds(t *testing.T) {
 	p.setRate(1000) // 1,000 chats at 1 s, answered in a millisecond
 	p.limiter.observe(time.Millisecond)
 	p.limiter.fold()
-	_, limit := p.inFlight()
-	g.Expect(limit).To(Equal(minInFlight))
+	g.Expect(p.load().Limit).To(Equal(minInFlight))
 
 	release := make(chan struct{})
 	var running, most, ran atomic.Int32
@@ -184,7 +183,7 @@ func TestPollersCountStuckPollsOutOfTheBound(t *testing.T) {
 	g.Expect(p.queued()).To(BeZero())
 	close(hang)
 	g.Eventually(ran.Load).Should(BeNumerically("==", minInFlight+3))
-	g.Eventually(func() int { n, _ := p.inFlight(); return n }).Should(BeZero())
+	g.Eventually(func() int { return p.load().InFlight }).Should(BeZero())
 }
 
 // A runner short of CPU fires its polls late, and its long polls wait for the CPU, not
