@@ -77,7 +77,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := auth.update(ctx, snap); err != nil {
 		log.Error(err, "Cannot use the Entra ID certificate yet")
 	}
-	gmsClient, err := gms.New(gms.Options{Settings: gmsSettings(snap.Gateway), Auth: auth, Observer: mets, Transport: transport})
+	gmsClient, err := gms.New(gms.Options{Settings: gmsSettings(snap.Gateway), Auth: auth, Observer: mets, Transport: transport, Fast: transport})
 	if err != nil {
 		return fmt.Errorf("configuring the Genesys client: %w", err)
 	}

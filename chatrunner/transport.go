@@ -10,19 +10,22 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/gms"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/live"
 	"github.com/gatewayops/genesys-gateway-operator/internal/credentials"
 	"github.com/gatewayops/genesys-gateway-operator/internal/gateway"
 )
 
-// tlsTransport carries the runner's calls to GMS and to the token authority. It trusts
-// the system's CAs plus the gateway's CA bundle, presents the gateway's client
-// certificate, and never goes below TLS 1.2 or skips verification. When the bundle or the
-// certificate changes it swaps in a new transport: calls in flight finish on the old one,
-// the next ones use the new one, and no chat notices.
+// tlsTransport carries the runner's calls to GMS and to the token authority: on net/http,
+// and Refresh Chat on fasthttp (gms.FastTransport). It trusts the system's CAs plus the
+// gateway's CA bundle, presents the gateway's client certificate, and never goes below
+// TLS 1.2 or skips verification. When the bundle or the certificate changes it swaps in a
+// new pair of clients: calls in flight finish on the old ones, the next ones use the new
+// ones, and no chat notices.
 type tlsTransport struct {
-	current atomic.Pointer[http.Transport]
+	current atomic.Pointer[transports]
 
 	mu sync.Mutex
 	// inputs are the resource versions of the objects the current transport was built
@@ -30,15 +33,34 @@ type tlsTransport struct {
 	inputs string
 }
 
+// transports are the net/http transport and the fasthttp client of one TLS configuration.
+type transports struct {
+	http *http.Transport
+	fast *fasthttp.Client
+}
+
+func newTransports(cfg *tls.Config) *transports {
+	t := &transports{http: gms.NewTransport(), fast: gms.NewFastClient(cfg)}
+	if cfg != nil {
+		t.http.TLSClientConfig = cfg
+	}
+	return t
+}
+
 func newTLSTransport() *tlsTransport {
 	t := &tlsTransport{}
-	t.current.Store(gms.NewTransport())
+	t.current.Store(newTransports(nil))
 	return t
 }
 
 // RoundTrip sends a request on the current transport.
 func (t *tlsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.current.Load().RoundTrip(req)
+	return t.current.Load().http.RoundTrip(req)
+}
+
+// FastClient is the current fasthttp client, for Refresh Chat.
+func (t *tlsTransport) FastClient() *fasthttp.Client {
+	return t.current.Load().fast
 }
 
 // update rebuilds the transport when the TLS inputs of the snapshot changed. On an error
@@ -55,10 +77,9 @@ func (t *tlsTransport) update(snap *live.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	next := gms.NewTransport()
-	next.TLSClientConfig = cfg
-	old := t.current.Swap(next)
-	old.CloseIdleConnections()
+	old := t.current.Swap(newTransports(cfg))
+	old.http.CloseIdleConnections()
+	old.fast.CloseIdleConnections()
 	t.inputs = inputs
 	return nil
 }

@@ -3,6 +3,7 @@ package chatrunner
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -30,11 +31,18 @@ func snapshotWithCA(bundle []byte, version string) *live.Snapshot {
 	}
 }
 
+// get GETs url on the transport's net/http transport and on its fasthttp client (Refresh
+// Chat's), which must trust and present the same: it returns net/http's error when they
+// agree, an error saying they disagree otherwise.
 func get(t *tlsTransport, url string) error {
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	resp, err := t.RoundTrip(req)
 	if err == nil {
 		resp.Body.Close()
+	}
+	_, _, fastErr := t.FastClient().GetTimeout(nil, url, 10*time.Second)
+	if (err == nil) != (fastErr == nil) {
+		return fmt.Errorf("net/http and fasthttp disagree: net/http failed %t, fasthttp failed %t (%v)", err != nil, fastErr != nil, fastErr)
 	}
 	return err
 }
@@ -59,8 +67,10 @@ func TestPrivateCATrustedWhenConfiguredRefusedWhenNot(t *testing.T) {
 
 	g.Expect(tr.update(snapshotWithCA([]byte("not PEM"), "4"))).To(MatchError(ContainSubstring(`"private-ca"`)))
 	g.Expect(get(tr, srv.URL)).To(Succeed(), "a bad bundle keeps the previous transport")
-	g.Expect(tr.current.Load().TLSClientConfig.MinVersion).To(BeNumerically("==", 0x0303), "TLS 1.2 at least")
-	g.Expect(tr.current.Load().TLSClientConfig.InsecureSkipVerify).To(BeFalse())
+	for _, cfg := range []*tls.Config{tr.current.Load().http.TLSClientConfig, tr.current.Load().fast.TLSConfig} {
+		g.Expect(cfg.MinVersion).To(BeNumerically("==", tls.VersionTLS12), "TLS 1.2 at least")
+		g.Expect(cfg.InsecureSkipVerify).To(BeFalse())
+	}
 }
 
 // otherCA is the PEM of a CA that signed nothing the test serves.

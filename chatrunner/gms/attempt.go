@@ -36,6 +36,9 @@ func (e *requestError) Error() string { return "build request: " + e.reason }
 // attempt POSTs form to endpoint once, within the attempt timeout, and classifies the
 // answer.
 func (c *Client) attempt(ctx context.Context, cfg *config, op Operation, endpoint, form string) attemptResult {
+	if op == OpRefresh && cfg.fast && c.fast != nil {
+		return c.fastPost(ctx, c.fast.FastClient(), op, endpoint, form, cfg.timeout)
+	}
 	body := strings.NewReader(form)
 	return c.post(ctx, op, endpoint, formContentType, body, body.Size(), cfg.timeout)
 }
@@ -83,24 +86,30 @@ func (c *Client) post(ctx context.Context, op Operation, endpoint, contentType s
 	if err != nil {
 		return fail(hr.StatusCode, transportError(ctx, actx, timeout, err))
 	}
-	// Nothing decoded below keeps a reference to body: encoding/json copies strings.
+	return c.answer(op, hr.StatusCode, body, hr.Header.Get("Retry-After"))
+}
+
+// answer classifies a complete answer of op: its HTTP status, its body (as read: more than
+// maxBodyBytes is refused) and its Retry-After header. Nothing decoded keeps a reference to
+// body: encoding/json copies strings.
+func (c *Client) answer(op Operation, httpStatus int, body []byte, retryAfter string) attemptResult {
 	var resp *Response
 	var decodeErr error
 	if len(body) > maxBodyBytes {
-		decodeErr = &decodeError{reason: fmt.Sprintf("body exceeds %d bytes", maxBodyBytes)}
+		decodeErr = errBodyTooLarge
 	} else {
 		resp, decodeErr = decodeEnvelope(body)
 	}
-	if is2xx(hr.StatusCode) {
+	if is2xx(httpStatus) {
 		switch {
 		case decodeErr != nil:
-			return fail(hr.StatusCode, decodeErr)
+			return attemptResult{err: &Error{Op: op, HTTPStatus: httpStatus, StatusCode: -1, Err: decodeErr}}
 		case resp.StatusCode == StatusOK:
-			return attemptResult{resp: resp, httpStatus: hr.StatusCode}
+			return attemptResult{resp: resp, httpStatus: httpStatus}
 		}
 		return attemptResult{resp: resp, err: &Error{
 			Op:         op,
-			HTTPStatus: hr.StatusCode,
+			HTTPStatus: httpStatus,
 			StatusCode: resp.StatusCode,
 			ChatEnded:  resp.ChatEnded,
 			Errors:     resp.Errors,
@@ -108,8 +117,8 @@ func (c *Client) post(ctx context.Context, op Operation, endpoint, contentType s
 	}
 	// A failed HTTP status: its body, when it is the envelope, explains it.
 	res := attemptResult{
-		err:        &Error{Op: op, HTTPStatus: hr.StatusCode, StatusCode: -1},
-		retryAfter: c.retryAfter(hr),
+		err:        &Error{Op: op, HTTPStatus: httpStatus, StatusCode: -1},
+		retryAfter: c.retryAfter(httpStatus, retryAfter),
 	}
 	if decodeErr == nil {
 		res.resp = resp
@@ -119,6 +128,9 @@ func (c *Client) post(ctx context.Context, op Operation, endpoint, contentType s
 	}
 	return res
 }
+
+// errBodyTooLarge is an answer longer than maxBodyBytes.
+var errBodyTooLarge = &decodeError{reason: fmt.Sprintf("body exceeds %d bytes", maxBodyBytes)}
 
 // transportError classifies a failure to get a complete answer: the end of the caller's
 // context, the attempt timeout, or a network error.

@@ -36,12 +36,19 @@ type Options struct {
 	// Transport sends the requests; a transport tuned for many concurrent chats when nil
 	// (see NewTransport).
 	Transport http.RoundTripper
+	// Fast sends Refresh Chat (see fast.go); when nil, a client of NewFastClient if
+	// Transport is nil too, otherwise none: every call then goes through Transport.
+	Fast FastTransport
 }
 
 // Client calls the Chat API of one gateway. It is safe for concurrent use; its settings
 // can be replaced live with Configure.
 type Client struct {
-	http     *http.Client
+	http *http.Client
+	// fast carries Refresh Chat when set (fast.go).
+	fast FastTransport
+	// jar is http's cookie jar, which fast consults too.
+	jar      *lazyJar
 	auth     Authorizer
 	clock    clock.WithTicker
 	observer Observer
@@ -63,7 +70,7 @@ const (
 // keep-alive pooling sized for thousands of concurrent chats on one host, TLS 1.2 or later.
 func NewTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.Proxy = http.ProxyFromEnvironment
+	t.Proxy = http.ProxyFromEnvironment // also decides config.fast
 	t.MaxIdleConns = maxIdleConns
 	t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
 	t.IdleConnTimeout = idleConnTimeout
@@ -84,18 +91,24 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gms: cookie jar: %w", err)
 	}
-	transport := opts.Transport
+	transport, fast := opts.Transport, opts.Fast
 	if transport == nil {
 		transport = NewTransport()
+		if fast == nil {
+			fast = fastClient{NewFastClient(nil)}
+		}
 	}
+	lazy := newLazyJar(jar)
 	c := &Client{
 		http: &http.Client{
 			Transport: transport,
-			Jar:       newLazyJar(jar),
+			Jar:       lazy,
 			// A redirect of a POST would turn it into a GET without the form (301, 302,
 			// 303) or resend the session triple elsewhere: the answer is taken as it is.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
+		fast:     fast,
+		jar:      lazy,
 		auth:     opts.Auth,
 		clock:    opts.Clock,
 		observer: opts.Observer,

@@ -492,7 +492,7 @@ func (c *Client) downloadAttempt(ctx context.Context, endpoint string, s *Sessio
 	mt, _, _ := mime.ParseMediaType(hr.Header.Get("Content-Type"))
 	isJSON := mt == "application/json" || mt == "text/json"
 	if !is2xx(hr.StatusCode) {
-		res := attemptResult{err: &Error{Op: op, HTTPStatus: hr.StatusCode, StatusCode: -1}, retryAfter: c.retryAfter(hr)}
+		res := attemptResult{err: &Error{Op: op, HTTPStatus: hr.StatusCode, StatusCode: -1}, retryAfter: c.retryAfter(hr.StatusCode, hr.Header.Get("Retry-After"))}
 		raw, _ := io.ReadAll(io.LimitReader(hr.Body, maxErrorAnswer+1))
 		closeAll()
 		if resp, err := decodeEnvelope(raw); err == nil && len(raw) <= maxErrorAnswer {

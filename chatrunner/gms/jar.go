@@ -56,6 +56,10 @@ func (j *lazyJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 	j.hosts.Store(&next)
 }
 
+// active says whether any server set a cookie: until then Cookies returns none, whatever
+// the URL.
+func (j *lazyJar) active() bool { return j.hosts.Load() != nil }
+
 // Cookies returns the cookies to send to u: none, without asking the jar, while no cookie
 // was ever set for u's host.
 func (j *lazyJar) Cookies(u *url.URL) []*http.Cookie {

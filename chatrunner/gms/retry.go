@@ -145,12 +145,12 @@ func (c *Client) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// retryAfter reads the Retry-After of a 429 or 503 answer: seconds or an HTTP date.
-func (c *Client) retryAfter(r *http.Response) time.Duration {
-	if r.StatusCode != http.StatusTooManyRequests && r.StatusCode != http.StatusServiceUnavailable {
+// retryAfter reads the Retry-After value v of an answer of httpStatus: seconds or an HTTP
+// date, heeded only on a 429 or 503.
+func (c *Client) retryAfter(httpStatus int, v string) time.Duration {
+	if httpStatus != http.StatusTooManyRequests && httpStatus != http.StatusServiceUnavailable {
 		return 0
 	}
-	v := r.Header.Get("Retry-After")
 	if v == "" {
 		return 0
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -77,6 +78,9 @@ type config struct {
 	// segments of file/{fileId}/download and file/{fileId}/delete, overrides applied.
 	fileSegments map[Operation]string
 	timeout      time.Duration
+	// fast says whether Refresh Chat may go on fasthttp: the service URL is reached without
+	// a proxy and carries no credentials (fast.go).
+	fast bool
 }
 
 // newConfig validates s and precomputes its paths. Its errors never repeat the service URL,
@@ -114,6 +118,7 @@ func newConfig(s Settings) (*config, error) {
 		base:     joinPath(s.ServiceURL, contextPath, name),
 		suffixes: make(map[Operation]string, len(SessionOperations)),
 		timeout:  s.Timeout,
+		fast:     directly(u, http.ProxyFromEnvironment),
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/valyala/fasthttp"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 type runnerSide struct {
 	m         *chat.Manager
 	transport *http.Transport
+	fast      *fasthttp.Client
 	meter     *meter
 	// ids are the engine's chat ids by index; "" when the escalation was refused. Written
 	// by open during the ramp, read after it.
@@ -55,8 +57,9 @@ func (c countingGMS) Refresh(ctx context.Context, s *gms.Session, position int) 
 func newRunnerSide(ctx context.Context, cfg config, m *meter, with func(*chat.Options)) (*runnerSide, error) {
 	// The runner's settings with the CRD's defaults (apiRetry 5 attempts from 4.2 s, 10 s
 	// per attempt).
-	transport := gms.NewTransport()
-	client, err := gms.New(gms.Options{Transport: transport, Settings: gms.Settings{
+	// As the runner's transport does: net/http, and fasthttp for Refresh Chat.
+	transport, fast := gms.NewTransport(), gms.NewFastClient(nil)
+	client, err := gms.New(gms.Options{Transport: transport, Fast: fastOf{fast}, Settings: gms.Settings{
 		ServiceURL:  "http://" + cfg.simAddr,
 		ServiceName: serviceName,
 		Timeout:     10 * time.Second,
@@ -103,6 +106,7 @@ func newRunnerSide(ctx context.Context, cfg config, m *meter, with func(*chat.Op
 	return &runnerSide{
 		m:         mgr,
 		transport: transport,
+		fast:      fast,
 		meter:     m,
 		ids:       make([]string, cfg.chats),
 		busy:      make([]atomic.Bool, cfg.chats),
@@ -193,7 +197,15 @@ func (r *runnerSide) connected() int {
 	return n
 }
 
-func (r *runnerSide) closeIdle() { r.transport.CloseIdleConnections() }
+func (r *runnerSide) closeIdle() {
+	r.transport.CloseIdleConnections()
+	r.fast.CloseIdleConnections()
+}
+
+// fastOf is a gms.FastTransport of one client.
+type fastOf struct{ c *fasthttp.Client }
+
+func (f fastOf) FastClient() *fasthttp.Client { return f.c }
 
 func (r *runnerSide) pollLoad() chat.PollLoad { return r.m.PollLoad() }
 
