@@ -133,7 +133,7 @@ func (c *Client) answer(op Operation, httpStatus int, body []byte, retryAfter st
 var errBodyTooLarge = &decodeError{reason: fmt.Sprintf("body exceeds %d bytes", maxBodyBytes)}
 
 // transportError classifies a failure to get a complete answer: the end of the caller's
-// context, the attempt timeout, or a network error.
+// context, the attempt timeout, or a network error (withoutQuotes).
 func transportError(ctx, actx context.Context, timeout time.Duration, err error) error {
 	if ctx.Err() != nil {
 		return &stoppedError{err: ctx.Err()}
@@ -141,7 +141,7 @@ func transportError(ctx, actx context.Context, timeout time.Duration, err error)
 	if actx.Err() != nil {
 		return &timeoutError{after: timeout}
 	}
-	return err
+	return withoutQuotes(err)
 }
 
 // decodeEnvelope parses an answer's body. The envelope must be a JSON object with a

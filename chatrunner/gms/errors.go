@@ -2,14 +2,21 @@ package gms
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Error is the failure of a Chat API call: its last attempt's HTTP status, envelope and
@@ -293,4 +300,45 @@ func (e *Error) MaybeDelivered() bool {
 		return false
 	}
 	return true
+}
+
+// unreadableError is an answer that could not be read as HTTP. The HTTP stacks' own errors
+// for it quote the offending line, which may carry the session's secureKey or a cookie:
+// this one does not.
+type unreadableError struct{}
+
+func (*unreadableError) Error() string { return "the answer is not readable HTTP" }
+
+// withoutQuotes returns a transport error as it is when its kind is known to say nothing of
+// the answer's content (a network or TLS failure, a connection closed), and an
+// unreadableError otherwise: the errors of a malformed answer quote it, on either HTTP
+// stack.
+func withoutQuotes(err error) error {
+	inner := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		inner = ue.Err // the URL net/http names has no password
+	}
+	var (
+		op        *net.OpError
+		dns       *net.DNSError
+		verify    *tls.CertificateVerificationError
+		alert     tls.AlertError
+		record    tls.RecordHeaderError
+		authority x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		errno     syscall.Errno
+	)
+	switch {
+	case errors.As(inner, &op), errors.As(inner, &dns), errors.As(inner, &verify),
+		errors.As(inner, &alert), errors.As(inner, &record), errors.As(inner, &authority),
+		errors.As(inner, &hostname), errors.As(inner, &invalid), errors.As(inner, &errno),
+		errors.Is(inner, io.EOF), errors.Is(inner, io.ErrUnexpectedEOF),
+		errors.Is(inner, context.DeadlineExceeded), errors.Is(inner, context.Canceled),
+		errors.Is(inner, fasthttp.ErrConnectionClosed), errors.Is(inner, fasthttp.ErrTLSHandshakeTimeout),
+		errors.Is(inner, fasthttp.ErrDialTimeout), isTimeout(inner):
+		return err
+	}
+	return &unreadableError{}
 }

@@ -78,6 +78,12 @@ func NewFastClient(tlsConfig *tls.Config) *fasthttp.Client {
 		MaxResponseBodySize:    maxBodyBytes,
 		DisablePathNormalizing: true,
 		DialDualStack:          true,
+		// An answer fasthttp cannot parse is described without quoting it: it may carry
+		// the session's secureKey.
+		ConfigureClient: func(hc *fasthttp.HostClient) error {
+			hc.SecureErrorLogMessage = true
+			return nil
+		},
 	}
 }
 
@@ -128,7 +134,7 @@ func (c *Client) fastPost(ctx context.Context, fc *fasthttp.Client, op Operation
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return fail(resp.StatusCode(), errBodyTooLarge)
 	case err != nil:
-		return fail(0, err)
+		return fail(0, withoutQuotes(err))
 	}
 	c.keepCookies(resp, endpoint, u)
 	return c.answer(op, resp.StatusCode(), resp.Body(), string(resp.Header.Peek("Retry-After")))

@@ -2,6 +2,8 @@ package gms_test
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -127,4 +129,36 @@ func TestAFasthttpCallTimesOutWithinItsAttemptTimeout(t *testing.T) {
 	g.Expect(e.Code()).To(Equal("timeout"))
 	g.Expect(e.Retryable()).To(BeTrue())
 	g.Expect(srv.request(0).UserAgent()).To(Equal(fastAgent))
+}
+
+func TestAnAnswerThatCannotBeParsedIsNotQuoted(t *testing.T) {
+	g := NewWithT(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				_, _ = conn.Read(make([]byte, 4096))
+				// A header line without a colon, between the session's own secrets.
+				_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nX-Session: secureKey=s3cr3t-key\r\nbroken s3cr3t-key line\r\n\r\n")
+			}()
+		}
+	}()
+	c, err := gms.New(gms.Options{Settings: gms.Settings{ServiceURL: "http://" + ln.Addr().String(), ServiceName: "svc"}})
+	g.Expect(err).NotTo(HaveOccurred())
+	for name, call := range map[string]func() (*gms.Response, error){
+		"fasthttp": func() (*gms.Response, error) { return c.Refresh(ctx(t), session, 1) },
+		"net/http": func() (*gms.Response, error) { return c.Send(ctx(t), session, "hi", "", 0) },
+	} {
+		_, err = call()
+		g.Expect(err).To(HaveOccurred(), name)
+		g.Expect(asGMSError(g, err).Code()).To(Equal("network"), name)
+		g.Expect(err.Error()).NotTo(ContainSubstring("s3cr3t"), name)
+	}
 }
