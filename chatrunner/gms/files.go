@@ -242,53 +242,24 @@ func (c *Client) UploadFile(ctx context.Context, s *Session, f FileUpload) (stri
 	}
 	timeout := max(cfg.timeout, DefaultFileTimeout)
 	src := &countingReader{r: f.Body}
-	backoff := newBackoff(cfg.settings.Retry)
-	for attempt := 1; ; attempt++ {
+	a, attempts := c.withRetries(ctx, cfg, OpFileUpload, s, func() (attemptResult, bool) {
 		body, contentType, length, written := multipartBody(s, f, src)
-		start := c.clock.Now()
 		a := c.post(ctx, OpFileUpload, endpoint, contentType, body, length, timeout)
 		_ = body.CloseWithError(errAttemptOver) // ends the writer if the transport stopped reading
 		// The caller's body is never read once UploadFile returned: the writer is waited
 		// for (it stops at its next write, or when a read of the body it is in returns).
 		<-written
-		if a.err != nil {
-			a.err.Attempts = attempt
-			a.err.Errors = redactAPIErrors(a.err.Errors, s.SecureKey())
-		}
-		if c.observer != nil {
-			if a.err != nil {
-				c.observer.Called(OpFileUpload, c.clock.Since(start), a.err)
-			} else {
-				c.observer.Called(OpFileUpload, c.clock.Since(start), nil)
-			}
-		}
-		if a.resp != nil {
-			s.Observe(a.resp)
-		}
-		if a.err == nil {
-			id := a.resp.UserData[FileIDKey]
-			if id == "" {
-				return "", a.resp, &Error{Op: OpFileUpload, HTTPStatus: a.httpStatus, StatusCode: a.resp.StatusCode, Attempts: attempt,
-					Err: &decodeError{reason: "answer lacks userData[" + FileIDKey + "]"}}
-			}
-			return id, a.resp, nil
-		}
-		if attempt >= cfg.settings.Retry.attempts() || !a.err.Retryable() {
-			return "", a.resp, a.err
-		}
-		if src.read() > 0 {
-			return "", a.resp, a.err
-		}
-		d := min(max(backoff.Step(), a.retryAfter), MaxRetryWait)
-		if c.observer != nil {
-			c.observer.Retried(OpFileUpload)
-		}
-		if err := c.sleep(ctx, d); err != nil {
-			stopped := *a.err
-			stopped.Err = &stoppedError{err: err}
-			return "", a.resp, &stopped
-		}
+		return a, src.read() == 0 // a consumed body cannot be sent again
+	})
+	if a.err != nil {
+		return "", a.resp, a.err
 	}
+	id := a.resp.UserData[FileIDKey]
+	if id == "" {
+		return "", a.resp, &Error{Op: OpFileUpload, HTTPStatus: a.httpStatus, StatusCode: a.resp.StatusCode, Attempts: attempts,
+			Err: &decodeError{reason: "answer lacks userData[" + FileIDKey + "]"}}
+	}
+	return id, a.resp, nil
 }
 
 // errAttemptOver ends the writer of an upload attempt whose answer came.
@@ -434,40 +405,16 @@ func (c *Client) DownloadFile(ctx context.Context, s *Session, fileID string, ma
 		return nil, err
 	}
 	timeout := max(cfg.timeout, DefaultFileTimeout)
-	backoff := newBackoff(cfg.settings.Retry)
-	for attempt := 1; ; attempt++ {
-		start := c.clock.Now()
-		f, a := c.downloadAttempt(ctx, endpoint, s, timeout, maxBytes)
-		if a.err != nil {
-			a.err.Attempts = attempt
-			a.err.Errors = redactAPIErrors(a.err.Errors, s.SecureKey())
-		}
-		if c.observer != nil {
-			if a.err != nil {
-				c.observer.Called(OpFileDownload, c.clock.Since(start), a.err)
-			} else {
-				c.observer.Called(OpFileDownload, c.clock.Since(start), nil)
-			}
-		}
-		if a.resp != nil {
-			s.Observe(a.resp)
-		}
-		if a.err == nil {
-			return f, nil
-		}
-		if attempt >= cfg.settings.Retry.attempts() || !a.err.Retryable() {
-			return nil, a.err
-		}
-		d := min(max(backoff.Step(), a.retryAfter), MaxRetryWait)
-		if c.observer != nil {
-			c.observer.Retried(OpFileDownload)
-		}
-		if err := c.sleep(ctx, d); err != nil {
-			stopped := *a.err
-			stopped.Err = &stoppedError{err: err}
-			return nil, &stopped
-		}
+	var f *File
+	a, _ := c.withRetries(ctx, cfg, OpFileDownload, s, func() (attemptResult, bool) {
+		var a attemptResult
+		f, a = c.downloadAttempt(ctx, endpoint, s, timeout, maxBytes)
+		return a, true
+	})
+	if a.err != nil {
+		return nil, a.err
 	}
+	return f, nil
 }
 
 // downloadAttempt is one download attempt. On success the file's body keeps the attempt's

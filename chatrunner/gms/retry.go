@@ -49,6 +49,32 @@ func (c *Client) doCall(ctx context.Context, op Operation, s *Session, form url.
 
 // doCallAt is doCall on endpoint, with cfg.
 func (c *Client) doCallAt(ctx context.Context, cfg *config, op Operation, endpoint string, s *Session, form url.Values) (*Response, callInfo, error) {
+	a, attempts := c.withRetries(ctx, cfg, op, s, func() (attemptResult, bool) {
+		var body string
+		if s != nil {
+			body = encodeSessionForm(s, form) // the latest alias on every attempt
+		} else {
+			body = form.Encode()
+		}
+		a := c.attempt(ctx, cfg, op, endpoint, body)
+		// A Send is re-sent only when it surely did not reach GMS: otherwise a lost answer
+		// would send the user's message twice. The caller looks at the transcript instead.
+		return a, a.err == nil || op != OpSend || !a.err.MaybeDelivered()
+	})
+	if a.err != nil {
+		return a.resp, callInfo{}, a.err
+	}
+	return a.resp, callInfo{attempts: attempts, httpStatus: a.httpStatus}, nil
+}
+
+// withRetries makes the attempts of one call of op per cfg's retry policy: try makes one
+// and says whether it may be made again should it fail. Each failed attempt's error gets
+// its number and loses the session's secureKey from GMS' advice; every attempt is observed,
+// and its answer observed by the session s (when not nil). A failure is retried when it is
+// retryable, try allows it and attempts remain, after the policy's wait or the answer's
+// Retry-After, whichever is longer (at most MaxRetryWait). It returns the last attempt's
+// result and its number; the end of ctx during a wait ends the call as stopped.
+func (c *Client) withRetries(ctx context.Context, cfg *config, op Operation, s *Session, try func() (attemptResult, bool)) (attemptResult, int) {
 	secureKey := ""
 	if s != nil {
 		secureKey = s.SecureKey()
@@ -56,48 +82,34 @@ func (c *Client) doCallAt(ctx context.Context, cfg *config, op Operation, endpoi
 	maxAttempts := cfg.settings.Retry.attempts()
 	backoff := newBackoff(cfg.settings.Retry)
 	for attempt := 1; ; attempt++ {
-		var body string
-		if s != nil {
-			body = encodeSessionForm(s, form) // the latest alias on every attempt
-		} else {
-			body = form.Encode()
-		}
 		start := c.clock.Now()
-		a := c.attempt(ctx, cfg, op, endpoint, body)
+		a, again := try()
 		if a.err != nil {
 			a.err.Attempts = attempt
 			a.err.Errors = redactAPIErrors(a.err.Errors, secureKey)
 		}
 		if c.observer != nil {
+			var err error // never a nil *Error in an interface
 			if a.err != nil {
-				c.observer.Called(op, c.clock.Since(start), a.err)
-			} else {
-				c.observer.Called(op, c.clock.Since(start), nil)
+				err = a.err
 			}
+			c.observer.Called(op, c.clock.Since(start), err)
 		}
 		if s != nil && a.resp != nil {
 			s.Observe(a.resp)
 		}
-		if a.err == nil {
-			return a.resp, callInfo{attempts: attempt, httpStatus: a.httpStatus}, nil
+		if a.err == nil || !again || attempt >= maxAttempts || !a.err.Retryable() {
+			return a, attempt
 		}
-		// A Send is re-sent only when it surely did not reach GMS: otherwise a lost answer
-		// would send the user's message twice. The caller looks at the transcript instead.
-		if attempt >= maxAttempts || !a.err.Retryable() || op == OpSend && a.err.MaybeDelivered() {
-			return a.resp, callInfo{}, a.err
-		}
-		d := backoff.Step()
-		if a.retryAfter > d {
-			d = a.retryAfter
-		}
-		d = min(d, MaxRetryWait)
+		d := min(max(backoff.Step(), a.retryAfter), MaxRetryWait)
 		if c.observer != nil {
 			c.observer.Retried(op)
 		}
 		if err := c.sleep(ctx, d); err != nil {
 			stopped := *a.err
 			stopped.Err = &stoppedError{err: err}
-			return a.resp, callInfo{}, &stopped
+			a.err = &stopped
+			return a, attempt
 		}
 	}
 }

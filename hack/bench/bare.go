@@ -20,8 +20,9 @@ import (
 // per chat, net/http form posts, the envelope decoded into a minimal struct, the transcript
 // position tracked. Same schedule as the engine: one Refresh Chat per chat per interval at
 // a phase from the chat's id, the next due one interval after the previous due time, a turn
-// missed during a slow round trip run late as soon as it ends. Same
-// transport tuning as the engine's (gms.NewTransport), so both keep the same connections.
+// missed during a slow round trip run late as soon as it ends. It stays on net/http, as a
+// hand-written poller would, with the connection pool sizes of the engine's net/http
+// transport (gms.NewTransport); the engine polls on fasthttp (gms.NewFastClient).
 type bareSide struct {
 	meter    *meter
 	client   *http.Client
