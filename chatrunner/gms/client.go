@@ -95,7 +95,7 @@ func New(opts Options) (*Client, error) {
 	if transport == nil {
 		transport = NewTransport()
 		if fast == nil {
-			fast = fastClient{NewFastClient(nil)}
+			fast = FixedFast{NewFastClient(nil)}
 		}
 	}
 	lazy := newLazyJar(jar)

@@ -42,10 +42,12 @@ type FastTransport interface {
 	FastClient() *fasthttp.Client
 }
 
-// fastClient is a FastTransport of one fixed client.
-type fastClient struct{ c *fasthttp.Client }
+// FixedFast is a FastTransport of one client that never changes (no TLS material to
+// rotate).
+type FixedFast struct{ Client *fasthttp.Client }
 
-func (f fastClient) FastClient() *fasthttp.Client { return f.c }
+// FastClient returns the client.
+func (f FixedFast) FastClient() *fasthttp.Client { return f.Client }
 
 // Tuning of the fasthttp client, beside NewTransport's for net/http.
 const (

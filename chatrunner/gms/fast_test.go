@@ -111,6 +111,7 @@ func TestAFasthttpCallWhoseContextEndsIsDroppedAsStopped(t *testing.T) {
 	g.Expect(e.Code()).To(Equal("canceled"))
 	g.Expect(e.Retryable()).To(BeFalse())
 	g.Expect(srv.attempts()).To(Equal(1))
+	g.Expect(srv.request(0).UserAgent()).To(Equal(fastAgent), "the call went on fasthttp")
 }
 
 func TestAFasthttpCallTimesOutWithinItsAttemptTimeout(t *testing.T) {

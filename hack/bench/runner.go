@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"github.com/valyala/fasthttp"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/valyala/fasthttp"
 
 	chatv1alpha1 "github.com/gatewayops/genesys-gateway-operator/api/v1alpha1"
 	"github.com/gatewayops/genesys-gateway-operator/chatrunner/chat"
@@ -59,7 +59,7 @@ func newRunnerSide(ctx context.Context, cfg config, m *meter, with func(*chat.Op
 	// per attempt).
 	// As the runner's transport does: net/http, and fasthttp for Refresh Chat.
 	transport, fast := gms.NewTransport(), gms.NewFastClient(nil)
-	client, err := gms.New(gms.Options{Transport: transport, Fast: fastOf{fast}, Settings: gms.Settings{
+	client, err := gms.New(gms.Options{Transport: transport, Fast: gms.FixedFast{Client: fast}, Settings: gms.Settings{
 		ServiceURL:  "http://" + cfg.simAddr,
 		ServiceName: serviceName,
 		Timeout:     10 * time.Second,
@@ -201,11 +201,6 @@ func (r *runnerSide) closeIdle() {
 	r.transport.CloseIdleConnections()
 	r.fast.CloseIdleConnections()
 }
-
-// fastOf is a gms.FastTransport of one client.
-type fastOf struct{ c *fasthttp.Client }
-
-func (f fastOf) FastClient() *fasthttp.Client { return f.c }
 
 func (r *runnerSide) pollLoad() chat.PollLoad { return r.m.PollLoad() }
 
